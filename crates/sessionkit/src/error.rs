@@ -1,0 +1,76 @@
+//! Errors, sorted by what the caller can do about them.
+//!
+//! Expected outcomes (a conflict, a deleted session, a missing record) are
+//! values elsewhere, not errors. No `Display` here ever contains a secret, a
+//! session key or a cookie value.
+
+use std::error::Error as StdError;
+
+/// A boxed error kept as the source of ours, so the cause chain survives.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// A session store failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store could not be reached (connection refused or lost, pool
+    /// timeout). Retrying later may succeed.
+    #[error("session store unavailable")]
+    Unavailable(#[source] BoxError),
+    /// The store answered with an error (bad query, I/O error, …).
+    #[error("session store failed")]
+    Backend(#[source] BoxError),
+    /// The encoded session is larger than the engine can hold.
+    #[error("session too large for this store: {size} bytes, limit {limit}")]
+    TooLarge {
+        /// Encoded size in bytes.
+        size: usize,
+        /// The engine's limit in bytes.
+        limit: usize,
+    },
+    /// The store was configured with values it cannot work with.
+    #[error("invalid session store configuration: {0}")]
+    Config(String),
+}
+
+/// An error from the session API, as a handler sees it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The request has no session: the session layer is missing.
+    #[error("no session in this request: did you forget to add `SessionLayer`?")]
+    MissingLayer,
+    /// The session could not be loaded because its store failed.
+    #[error("could not load the session")]
+    Load(#[source] StoreError),
+    /// A stored value is not of the type the handler asked for.
+    #[error("session value {key:?} is not of the requested type")]
+    Type {
+        /// The session dict key.
+        key: String,
+        /// Why it did not deserialize.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A value could not be turned into JSON.
+    #[error("value for session key {key:?} cannot be stored as JSON")]
+    Serialize {
+        /// The session dict key.
+        key: String,
+        /// Why it did not serialize.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// `increment` found a value that is not an integer.
+    #[error("session value {key:?} is not an integer")]
+    NotAnInteger {
+        /// The session dict key.
+        key: String,
+    },
+    /// `increment` would overflow an `i64`.
+    #[error("incrementing session value {key:?} overflows")]
+    Overflow {
+        /// The session dict key.
+        key: String,
+    },
+}

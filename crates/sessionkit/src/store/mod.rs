@@ -1,0 +1,187 @@
+//! The store contract: one object-safe trait that every engine implements.
+//!
+//! Stores trade in decoded [`Record`]s. A persisting store is built with a
+//! [`Codec`](crate::signing::Codec) and encodes/decodes Django's signed format
+//! itself, so the session layer never sees engine-specific bytes.
+//!
+//! Saves are **compare-and-set**: [`SessionStore::save`] only writes when the
+//! stored record is still the one described by the [`Version`] that came with
+//! the load. That is what lets the session layer replay a request's changes on
+//! top of a concurrent writer's instead of silently dropping them.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::error::StoreError;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+#[cfg(feature = "sqlite")]
+pub mod db;
+#[cfg(feature = "memory")]
+pub mod memory;
+
+/// A session's data: Django's session dict, in insertion order, including
+/// `_session_expiry` when the session has one (Django keeps it in the dict).
+pub type SessionMap = serde_json::Map<String, serde_json::Value>;
+
+/// A decoded session as a store keeps it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    /// The session dict.
+    pub data: SessionMap,
+    /// When the server copy stops being loadable (Django's `expire_date`).
+    pub expires_at: OffsetDateTime,
+}
+
+impl Record {
+    /// A record with the given data and expiry.
+    pub fn new(data: SessionMap, expires_at: OffsetDateTime) -> Self {
+        Self { data, expires_at }
+    }
+}
+
+/// An opaque token describing the stored state a save must find to succeed.
+///
+/// Each engine picks what identifies its stored value: the db engine the stored
+/// `session_data` text, the in-process engine a counter, and so on. The
+/// constructor is public so third-party stores can make one.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Version(Vec<u8>);
+
+impl Version {
+    /// A version made of these bytes.
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Self(bytes.into())
+    }
+
+    /// The bytes this version was made of.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Version {
+    // A db version is the signed session data: a credential-like value that
+    // must never reach a log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Version({} bytes)", self.0.len())
+    }
+}
+
+/// What [`SessionStore::load`] found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Loaded {
+    /// The decoded record. A stored value whose signature or JSON is bad loads
+    /// as an empty record (Django's behaviour); its version still lets the next
+    /// save overwrite it.
+    pub record: Record,
+    /// What a save must find in the store to succeed.
+    pub version: Version,
+}
+
+/// A record written by [`SessionStore::create`] or [`SessionStore::save`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Saved {
+    /// The value for the session cookie: the session key for server stores,
+    /// the signed session itself for the cookie store.
+    pub cookie_value: String,
+    /// The version of what was written, for a later compare-and-set.
+    pub version: Version,
+}
+
+/// The outcome of a compare-and-set save. Expected outcomes are values, not errors.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SaveOutcome {
+    /// Written.
+    Saved(Saved),
+    /// The stored record is not the expected version: someone else saved first.
+    /// Reload, re-apply, retry.
+    Conflict,
+    /// The record is gone (deleted or expired meanwhile, e.g. a logout in
+    /// another tab). It must not be recreated.
+    Gone,
+}
+
+/// A session storage engine.
+///
+/// Keys given to a store have passed [`accepts`](SessionStore::accepts): no
+/// other cookie value ever reaches it. Time is always passed in (`now`), so
+/// expiry follows the session layer's injectable clock.
+#[async_trait]
+pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
+    /// Whether a cookie value may reach this store at all. Server engines accept
+    /// `[a-z0-9]{8,40}` ([`crate::key::is_valid_key`]).
+    fn accepts(&self, cookie_value: &str) -> bool;
+
+    /// The live record for `key`, or `None` when there is none or it expired at `now`.
+    async fn load(&self, key: &str, now: OffsetDateTime) -> Result<Option<Loaded>, StoreError>;
+
+    /// Writes `record` under a fresh key, atomically (insert-if-absent; a
+    /// collision retries with a new key).
+    async fn create(&self, record: &Record, now: OffsetDateTime) -> Result<Saved, StoreError>;
+
+    /// Writes `record` under `key` only if the stored record is still `expected`.
+    async fn save(
+        &self,
+        key: &str,
+        record: &Record,
+        expected: &Version,
+        now: OffsetDateTime,
+    ) -> Result<SaveOutcome, StoreError>;
+
+    /// Deletes `key`; deleting a missing key is not an error.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Deletes every record expired at `now`, in batches; returns how many went.
+    /// Engines whose server expires entries itself return 0.
+    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// Moves the expiry of a live record without rewriting its data. Returns
+    /// whether a live record was found.
+    async fn touch(
+        &self,
+        key: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+}
+
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl<T: SessionStore + ?Sized> SessionStore for std::sync::Arc<T> {
+    fn accepts(&self, cookie_value: &str) -> bool {
+        (**self).accepts(cookie_value)
+    }
+    async fn load(&self, key: &str, now: OffsetDateTime) -> Result<Option<Loaded>, StoreError> {
+        (**self).load(key, now).await
+    }
+    async fn create(&self, record: &Record, now: OffsetDateTime) -> Result<Saved, StoreError> {
+        (**self).create(record, now).await
+    }
+    async fn save(
+        &self,
+        key: &str,
+        record: &Record,
+        expected: &Version,
+        now: OffsetDateTime,
+    ) -> Result<SaveOutcome, StoreError> {
+        (**self).save(key, record, expected, now).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        (**self).delete(key).await
+    }
+    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        (**self).clear_expired(now).await
+    }
+    async fn touch(
+        &self,
+        key: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        (**self).touch(key, expires_at, now).await
+    }
+}
