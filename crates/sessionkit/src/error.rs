@@ -74,3 +74,15 @@ pub enum SessionError {
         key: String,
     },
 }
+
+/// An error and its sources on one line, for logs (`a: b: c`).
+pub(crate) fn chain(e: &(dyn StdError + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}

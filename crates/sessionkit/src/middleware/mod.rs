@@ -1,1 +1,27 @@
-//! placeholder
+//! Django's `SessionMiddleware` as a tower layer, and the axum extractor.
+//!
+//! [`SessionLayer`] reads the session cookie and puts a lazy [`Session`] in the
+//! request extensions (no store I/O); a handler extracts it (axum: the
+//! [`Session`] extractor loads it once); when the response comes back, the layer
+//! applies Django's rules (spec §8): save when modified or when saving every
+//! request, never on a 5xx, never an empty session; delete the cookie when a
+//! session was emptied; `Vary: Cookie` as Django 5.2 sets it.
+//!
+//! Failure answers: a store that is down → the configured status (503 by
+//! default), the cause logged, no `Set-Cookie`; a session deleted during the
+//! request → 400 (Django's `SessionInterrupted`); a save that keeps losing
+//! compare-and-set races → 503 with `Retry-After`, nothing applied.
+//!
+//! [`Session`]: crate::session::Session
+
+#[cfg(feature = "axum")]
+mod axum;
+mod respond;
+mod tower;
+
+#[cfg(feature = "axum")]
+pub use self::axum::LoadFailed;
+pub use self::tower::{ResponseFuture, SessionLayer, SessionService};
+
+/// Django's message for a session deleted during the request.
+pub const SESSION_INTERRUPTED: &str = "The request's session was deleted before the request completed. The user may have logged out in a concurrent request, for example.";

@@ -1,0 +1,109 @@
+//! Django's `SessionMiddleware.process_response`, in its exact order (spec §8.2).
+
+use http::header::{HeaderValue, RETRY_AFTER, SET_COOKIE};
+use http::{Response, StatusCode};
+
+use crate::cookie::{delete_cookie, patch_vary, set_cookie};
+use crate::error::chain;
+use crate::session::{PersistError, Session};
+
+use super::SESSION_INTERRUPTED;
+
+/// A plain-text response that replaces the handler's: no session cookie, no Vary.
+fn replace<B: From<String>>(status: StatusCode, body: &str) -> Response<B> {
+    let mut res = Response::new(B::from(body.to_owned()));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    res
+}
+
+fn header(value: String) -> Option<HeaderValue> {
+    // Cookie values we write are ASCII by construction; a config with odd
+    // characters in the domain or path must not panic the request.
+    HeaderValue::from_str(&value).map_err(|_| tracing::error!("session cookie header is not a valid header value; check SESSION_COOKIE_DOMAIN/PATH/NAME")).ok()
+}
+
+pub(super) async fn finish<B: From<String>>(
+    session: &Session,
+    had_cookie: bool,
+    mut res: Response<B>,
+) -> Response<B> {
+    let config = session.config();
+    #[cfg(feature = "axum")]
+    if res.extensions().get::<super::LoadFailed>().is_some() {
+        *res.status_mut() = config.load_error_status;
+    }
+    let (accessed, modified, empty) = session.flags();
+    let mut vary = accessed;
+    if had_cookie && empty {
+        if let Some(h) = header(delete_cookie(config)) {
+            res.headers_mut().append(SET_COOKIE, h);
+        }
+        vary = true;
+    } else if (modified || config.save_every_request) && !empty && res.status().as_u16() < 500 {
+        // Django's getters load the session before the expiry is computed.
+        if let Err(e) = session.load().await {
+            tracing::error!(error = %chain(&e), "session store failed; response replaced");
+            session.delete_doomed().await;
+            return replace(
+                config.load_error_status,
+                "Service Unavailable: the session store is unavailable",
+            );
+        }
+        let now = config.now();
+        let max_age = session.cookie_max_age(now);
+        match session.persist().await {
+            Ok(value) => {
+                if let Some(h) = header(set_cookie(config, &value, max_age, now)) {
+                    res.headers_mut().append(SET_COOKIE, h);
+                }
+                vary = true;
+            }
+            Err(e) => {
+                session.delete_doomed().await;
+                return failed(config.load_error_status, e);
+            }
+        }
+    }
+    session.delete_doomed().await;
+    if vary {
+        patch_vary(res.headers_mut());
+    }
+    res
+}
+
+fn failed<B: From<String>>(store_down: StatusCode, e: PersistError) -> Response<B> {
+    match e {
+        PersistError::Gone => {
+            tracing::info!("session deleted during the request; changes dropped");
+            replace(StatusCode::BAD_REQUEST, SESSION_INTERRUPTED)
+        }
+        PersistError::Store(e) => {
+            tracing::error!(error = %chain(&e), "could not save the session; the stored session is unchanged");
+            replace(
+                store_down,
+                "Service Unavailable: the session store is unavailable",
+            )
+        }
+        PersistError::RetriesExhausted => {
+            tracing::warn!("session save kept conflicting; nothing applied");
+            let mut res = replace(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service Unavailable: too many concurrent session updates, retry",
+            );
+            res.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            res
+        }
+        e @ PersistError::Replay(_) => {
+            tracing::error!(error = %e, "could not replay the session changes; nothing applied");
+            replace(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error: the session changed concurrently",
+            )
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Striped async locks that serialize the saves of one session inside one process.
+//!
+//! Compare-and-set alone is correct, but 50 requests of one session racing in one
+//! process would each lose the race many times. Holding a lock per session key
+//! across "save, on conflict reload and replay, save again" makes every request
+//! conflict at most once per outside writer. Stripes (a fixed array indexed by a
+//! hash of the key) avoid a map of locks that would need cleaning; two sessions
+//! sharing a stripe only wait on each other's saves, never deadlock, because a
+//! request holds at most one stripe at a time.
+
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use tokio::sync::{Mutex, MutexGuard};
+
+const STRIPES: usize = 1024;
+
+/// A fixed set of async mutexes indexed by session key.
+pub(crate) struct KeyLocks {
+    stripes: Box<[Mutex<()>]>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl KeyLocks {
+    pub(crate) fn new() -> Self {
+        Self {
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            hasher: std::collections::hash_map::RandomState::new(),
+        }
+    }
+
+    /// Waits for the stripe of `key`.
+    pub(crate) async fn lock(&self, key: &str) -> MutexGuard<'_, ()> {
+        let mut h = self.hasher.build_hasher();
+        key.hash(&mut h);
+        self.stripes[(h.finish() as usize) % STRIPES].lock().await
+    }
+}
+
+impl std::fmt::Debug for KeyLocks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyLocks")
+            .field("stripes", &self.stripes.len())
+            .finish()
+    }
+}

@@ -1,0 +1,37 @@
+//! What one request knows about its session: the key, the data it sees, the
+//! version it loaded, Django's `accessed`/`modified` flags and the change log.
+
+use crate::store::{SessionMap, Version};
+
+use super::changes::Change;
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    /// The session key (server stores) or cookie value (cookie store); `None`
+    /// for a new session, as Django's `_session_key`.
+    pub(crate) key: Option<String>,
+    /// The dict this request sees. `None` until loaded, or set without a load
+    /// where Django skips it (no key, `clear`, `flush`).
+    pub(crate) data: Option<SessionMap>,
+    /// Whether the store was consulted (or nothing was there to consult).
+    pub(crate) loaded: bool,
+    /// What the next compare-and-set save must find.
+    pub(crate) version: Option<Version>,
+    pub(crate) accessed: bool,
+    pub(crate) modified: bool,
+    /// This request's changes, replayed on a newer record after a conflict.
+    pub(crate) changes: Vec<Change>,
+    /// `cycle_key` was called: the next save creates a new key.
+    pub(crate) cycle: bool,
+    /// Keys to delete when the response goes out (flushed or cycled away),
+    /// whatever its status, as Django deletes them at once.
+    pub(crate) doomed: Vec<String>,
+}
+
+impl State {
+    /// Django's `is_empty()`: no key and no data. A pending `cycle_key` counts as
+    /// a key, as Django has already created the new one by then.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.key.is_none() && !self.cycle && self.data.as_ref().is_none_or(|d| d.is_empty())
+    }
+}
