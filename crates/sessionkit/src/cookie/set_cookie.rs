@@ -1,0 +1,166 @@
+//! Writing `Set-Cookie` values byte for byte as Django does: CPython's
+//! `http.cookies.Morsel.OutputString()` for what `HttpResponse.set_cookie`
+//! and `delete_cookie` store (spec §8.4).
+
+use time::OffsetDateTime;
+
+use super::http_date::{floor_epoch, http_date};
+use crate::config::{SameSite, SessionConfig};
+
+/// `expires` of a deleted cookie, as Django hard-codes it.
+const EPOCH_DATE: &str = "Thu, 01 Jan 1970 00:00:00 GMT";
+
+/// The session cookie's `Set-Cookie` value, as Django's middleware writes it.
+///
+/// `max_age` is the session's expiry age in seconds (it may be negative);
+/// `None` makes a browser-session cookie, without `expires` or `Max-Age`.
+/// `expires` is `http_date(floor(now + max_age))`. Attributes come in
+/// Python's order: `Domain`, `expires`, `HttpOnly`, `Max-Age`, `Path`,
+/// `SameSite`, `Secure`; empty ones are skipped, as Python skips them.
+pub fn set_cookie(
+    config: &SessionConfig,
+    value: &str,
+    max_age: Option<i64>,
+    now: OffsetDateTime,
+) -> String {
+    let expires = max_age.map(|age| http_date(floor_epoch(now).saturating_add(age)));
+    Attributes {
+        name: &config.cookie_name,
+        value,
+        domain: config.cookie_domain.as_deref(),
+        expires: expires.as_deref(),
+        httponly: config.cookie_httponly,
+        max_age,
+        path: &config.cookie_path,
+        samesite: config.cookie_samesite,
+        secure: config.cookie_secure,
+    }
+    .render()
+}
+
+/// The `Set-Cookie` value that removes the session cookie, as Django's
+/// `HttpResponse.delete_cookie(name, path, domain, samesite)`.
+///
+/// Never `HttpOnly`; `Secure` only when browsers would otherwise ignore the
+/// header: `SameSite=None`, or a `__Secure-`/`__Host-` name.
+pub fn delete_cookie(config: &SessionConfig) -> String {
+    let name = &config.cookie_name;
+    let secure = name.starts_with("__Secure-")
+        || name.starts_with("__Host-")
+        || config.cookie_samesite == Some(SameSite::None);
+    Attributes {
+        name,
+        value: "",
+        domain: config.cookie_domain.as_deref(),
+        expires: Some(EPOCH_DATE),
+        httponly: false,
+        max_age: Some(0),
+        path: &config.cookie_path,
+        samesite: config.cookie_samesite,
+        secure,
+    }
+    .render()
+}
+
+/// One morsel, fields in Python's (alphabetical) output order.
+struct Attributes<'a> {
+    name: &'a str,
+    value: &'a str,
+    domain: Option<&'a str>,
+    expires: Option<&'a str>,
+    httponly: bool,
+    max_age: Option<i64>,
+    path: &'a str,
+    samesite: Option<SameSite>,
+    secure: bool,
+}
+
+impl Attributes<'_> {
+    fn render(&self) -> String {
+        let mut out = format!("{}={}", self.name, quote(self.value));
+        let mut push = |part: &str| {
+            out.push_str("; ");
+            out.push_str(part);
+        };
+        if let Some(domain) = self.domain.filter(|d| !d.is_empty()) {
+            push(&format!("Domain={domain}"));
+        }
+        if let Some(expires) = self.expires {
+            push(&format!("expires={expires}"));
+        }
+        if self.httponly {
+            push("HttpOnly");
+        }
+        if let Some(age) = self.max_age {
+            push(&format!("Max-Age={age}"));
+        }
+        if !self.path.is_empty() {
+            push(&format!("Path={}", self.path));
+        }
+        if let Some(samesite) = self.samesite {
+            push(&format!("SameSite={}", samesite.as_str()));
+        }
+        if self.secure {
+            push("Secure");
+        }
+        out
+    }
+}
+
+/// Python's `http.cookies._quote`: values made only of cookie-legal
+/// characters pass as they are; anything else (the empty string included) is
+/// double-quoted, with `"` and `\` backslash-escaped and other code points
+/// below 256 outside the unescaped set written as `\ooo`.
+pub(crate) fn quote(value: &str) -> String {
+    if !value.is_empty() && value.chars().all(is_legal) {
+        return value.to_owned();
+    }
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if is_legal(c) || " ()/<=>?@[]{}".contains(c) => out.push(c),
+            c if u32::from(c) < 256 => out.push_str(&format!("\\{:03o}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Python's `_LegalChars`: ASCII letters, digits and ``!#$%&'*+-.^_`|~:``.
+fn is_legal(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~:".contains(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_matches_python() {
+        assert_eq!(quote("abc123:._-"), "abc123:._-");
+        assert_eq!(quote(""), "\"\"");
+        assert_eq!(quote("a b"), "\"a b\"");
+        assert_eq!(quote("é\u{1}\"\\;,"), r#""\351\001\"\\\073\054""#);
+        assert_eq!(quote("x\u{100}"), "\"x\u{100}\"");
+    }
+
+    #[test]
+    fn quoting_round_trips_through_parse() {
+        for value in [
+            "",
+            "a b",
+            "semi;colon",
+            "q\"uote",
+            "back\\slash",
+            "é",
+            "\u{1}",
+        ] {
+            let quoted = quote(value);
+            assert_eq!(super::super::parse::unquote(&quoted), value, "{quoted}");
+        }
+    }
+}

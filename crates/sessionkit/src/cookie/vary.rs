@@ -1,0 +1,71 @@
+//! `Vary: Cookie`, added as Django's `patch_vary_headers(response, ("Cookie",))`.
+
+use http::header::VARY;
+use http::{HeaderMap, HeaderValue};
+
+/// Adds `Cookie` to the response's `Vary`, keeping what is there.
+///
+/// Every `Vary` header is read (in order) and split on commas with the
+/// whitespace around them; `Cookie` is appended unless present in any case;
+/// the result is one header joined with `", "`, or `*` when `*` was listed.
+/// Unlike Django, empty list items are dropped (HTTP ignores them).
+pub fn patch_vary(headers: &mut HeaderMap) {
+    let mut items: Vec<Vec<u8>> = Vec::new();
+    for value in headers.get_all(VARY) {
+        for item in value.as_bytes().split(|b| *b == b',') {
+            let item = item.trim_ascii();
+            if !item.is_empty() {
+                items.push(item.to_vec());
+            }
+        }
+    }
+    if items.iter().any(|item| item.as_slice() == b"*") {
+        headers.insert(VARY, HeaderValue::from_static("*"));
+        return;
+    }
+    if !items
+        .iter()
+        .any(|item| item.eq_ignore_ascii_case(b"cookie"))
+    {
+        items.push(b"Cookie".to_vec());
+    }
+    // Bytes taken from valid header values, joined by ", ", are valid again;
+    // should that ever fail, the existing headers stay untouched.
+    if let Ok(value) = HeaderValue::from_bytes(&items.join(&b", "[..])) {
+        headers.insert(VARY, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vary_after(existing: &[&'static str]) -> Vec<String> {
+        let mut headers = HeaderMap::new();
+        for value in existing {
+            headers.append(VARY, HeaderValue::from_static(value));
+        }
+        patch_vary(&mut headers);
+        headers
+            .get_all(VARY)
+            .iter()
+            .map(|v| v.to_str().unwrap_or("<bytes>").to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn merges_every_vary_header() {
+        assert_eq!(vary_after(&[]), ["Cookie"]);
+        assert_eq!(
+            vary_after(&["Accept-Encoding"]),
+            ["Accept-Encoding, Cookie"]
+        );
+        assert_eq!(
+            vary_after(&["Accept-Encoding ,Origin", "Accept-Language"]),
+            ["Accept-Encoding, Origin, Accept-Language, Cookie"]
+        );
+        assert_eq!(vary_after(&["Origin", "COOKIE"]), ["Origin, COOKIE"]);
+        assert_eq!(vary_after(&["Origin", "*"]), ["*"]);
+        assert_eq!(vary_after(&[" , "]), ["Cookie"]);
+    }
+}
