@@ -96,6 +96,7 @@ impl Session {
             inner: Arc::new(Inner {
                 shared,
                 state: Mutex::new(State {
+                    request_key: key.clone(),
                     key,
                     ..State::default()
                 }),

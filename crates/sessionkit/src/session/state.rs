@@ -10,6 +10,8 @@ pub(crate) struct State {
     /// The session key (server stores) or cookie value (cookie store); `None`
     /// for a new session, as Django's `_session_key`.
     pub(crate) key: Option<String>,
+    /// The key the request came with (after `accepts`), before any load.
+    pub(crate) request_key: Option<String>,
     /// The dict this request sees. `None` until loaded, or set without a load
     /// where Django skips it (no key, `clear`, `flush`).
     pub(crate) data: Option<SessionMap>,
@@ -31,7 +33,14 @@ pub(crate) struct State {
 impl State {
     /// Django's `is_empty()`: no key and no data. A pending `cycle_key` counts as
     /// a key, as Django has already created the new one by then.
+    ///
+    /// While no method touched the session, Django has not loaded it, so only
+    /// the request's key counts; our extractor's eager load must not change
+    /// that (an unknown key would otherwise read as empty and delete the cookie).
     pub(crate) fn is_empty(&self) -> bool {
+        if !self.accessed {
+            return self.request_key.is_none();
+        }
         self.key.is_none() && !self.cycle && self.data.as_ref().is_none_or(|d| d.is_empty())
     }
 }

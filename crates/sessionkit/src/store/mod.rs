@@ -22,6 +22,9 @@ pub mod conformance;
 pub mod db;
 #[cfg(feature = "memory")]
 pub mod memory;
+mod open;
+
+pub use open::open;
 
 /// A session's data: Django's session dict, in insertion order, including
 /// `_session_expiry` when the session has one (Django keeps it in the dict).

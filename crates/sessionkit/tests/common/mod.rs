@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 /// `../shared/django-vectors` beside the repository root. Fails loudly when
 /// missing: the vectors are the proof of Django compatibility.
-pub fn vectors_dir() -> PathBuf {
+pub(crate) fn vectors_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/django-vectors");
     assert!(
         dir.join("signing.json").is_file(),
@@ -17,7 +17,7 @@ pub fn vectors_dir() -> PathBuf {
 }
 
 /// A vectors file parsed as JSON.
-pub fn vectors(name: &str) -> serde_json::Value {
+pub(crate) fn vectors(name: &str) -> serde_json::Value {
     let path = vectors_dir().join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
@@ -25,12 +25,12 @@ pub fn vectors(name: &str) -> serde_json::Value {
 }
 
 /// Whether `SESSIONKIT_REQUIRE_SERVICES=1`: then a missing server fails the test.
-pub fn services_required() -> bool {
+pub(crate) fn services_required() -> bool {
     std::env::var("SESSIONKIT_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
 }
 
 /// Parses Python's `datetime.isoformat()` output (with offset) as used in the vectors.
-pub fn iso(s: &str) -> time::OffsetDateTime {
+pub(crate) fn iso(s: &str) -> time::OffsetDateTime {
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|e| panic!("bad ISO datetime {s:?}: {e}"))
 }
