@@ -56,6 +56,10 @@ impl SessionConfig {
     /// An empty secret is refused; a weak one (Django's W009: under 50
     /// characters, under 5 distinct characters, or `django-insecure-`) is
     /// logged as a warning, without the secret.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::EmptySecret`] when `secret_key` is empty.
     pub fn new(secret_key: impl Into<String>) -> Result<Self, ConfigError> {
         let current = secret_key.into();
         if current.is_empty() {
@@ -82,6 +86,7 @@ impl SessionConfig {
     /// `SECRET_KEY_FALLBACKS`: older secrets whose signatures still verify,
     /// newest first. Empty entries are dropped: a value signed with an empty
     /// key proves nothing.
+    #[must_use]
     pub fn with_fallbacks<I, S>(mut self, fallbacks: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -99,6 +104,7 @@ impl SessionConfig {
     }
 
     /// Reads "now" from `clock` instead of the system clock (tests).
+    #[must_use]
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
         self
@@ -107,6 +113,12 @@ impl SessionConfig {
     /// Reads `SECRET_KEY`, `SECRET_KEY_FALLBACKS` and every `SESSION_*`
     /// setting above from the process environment; unset or blank ones keep
     /// Django's defaults.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::MissingSecret`] or [`ConfigError::EmptySecret`] for the
+    /// secret, [`ConfigError::Invalid`] naming the first variable with a value
+    /// that cannot be used (or that is not Unicode).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_source(&env::process_env)
     }

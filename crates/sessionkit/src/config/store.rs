@@ -112,6 +112,12 @@ impl StoreConfig {
     /// Reads `SESSION_ENGINE`, `SESSION_DB_URL`, `SESSION_CACHE_URL`,
     /// `SESSION_FILE_PATH`, `SESSION_CACHE_KEY_PREFIX` and `SESSION_DB_TABLE`
     /// from the process environment; unset or blank ones keep the defaults.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] naming the first variable with a value that
+    /// cannot be used: an unknown engine, a table name that is not a plain SQL
+    /// identifier, a key prefix with whitespace, or a value that is not Unicode.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_source(&env::process_env)
     }

@@ -2,6 +2,8 @@
 //! `http.cookies.Morsel.OutputString()` for what `HttpResponse.set_cookie`
 //! and `delete_cookie` store (spec §8.4).
 
+use std::fmt::Write as _;
+
 use time::OffsetDateTime;
 
 use super::http_date::{floor_epoch, http_date};
@@ -122,7 +124,10 @@ pub(crate) fn quote(value: &str) -> String {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             c if is_legal(c) || " ()/<=>?@[]{}".contains(c) => out.push(c),
-            c if u32::from(c) < 256 => out.push_str(&format!("\\{:03o}", u32::from(c))),
+            // Writing to a String cannot fail.
+            c if u32::from(c) < 256 => {
+                let _ = write!(out, "\\{:03o}", u32::from(c));
+            }
             c => out.push(c),
         }
     }
@@ -146,6 +151,55 @@ mod tests {
         assert_eq!(quote("a b"), "\"a b\"");
         assert_eq!(quote("é\u{1}\"\\;,"), r#""\351\001\"\\\073\054""#);
         assert_eq!(quote("x\u{100}"), "\"x\u{100}\"");
+    }
+
+    fn config() -> SessionConfig {
+        SessionConfig::new("k".repeat(50)).expect("non-empty secret")
+    }
+
+    #[test]
+    fn prefixed_names_are_deleted_with_secure() {
+        let mut config = config();
+        config.cookie_name = "__Host-sessionid".into();
+        config.cookie_samesite = Some(SameSite::Strict);
+        assert_eq!(
+            delete_cookie(&config),
+            "__Host-sessionid=\"\"; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; \
+             Path=/; SameSite=Strict; Secure"
+        );
+        config.cookie_name = "plain".into();
+        config.cookie_samesite = None;
+        config.cookie_domain = Some(String::new());
+        config.cookie_path = String::new();
+        assert_eq!(
+            delete_cookie(&config),
+            "plain=\"\"; expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0"
+        );
+    }
+
+    #[test]
+    fn extreme_ages_do_not_panic() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let far = set_cookie(&config(), "v", Some(i64::MAX), now);
+        assert!(
+            far.contains("expires=Fri, 31 Dec 9999 23:59:59 GMT"),
+            "{far}"
+        );
+        assert!(far.contains(&format!("Max-Age={}", i64::MAX)), "{far}");
+        let past = set_cookie(&config(), "v", Some(i64::MIN), now);
+        assert!(
+            past.contains("expires=Mon, 01 Jan 0001 00:00:00 GMT"),
+            "{past}"
+        );
+    }
+
+    #[test]
+    fn odd_values_are_quoted() {
+        let cookie = set_cookie(&config(), "a b;é", None, OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(
+            cookie,
+            "sessionid=\"a b\\073\\351\"; HttpOnly; Path=/; SameSite=Lax"
+        );
     }
 
     #[test]
