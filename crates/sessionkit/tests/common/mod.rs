@@ -34,3 +34,10 @@ pub(crate) fn iso(s: &str) -> time::OffsetDateTime {
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|e| panic!("bad ISO datetime {s:?}: {e}"))
 }
+
+#[cfg(feature = "memory")]
+pub(crate) mod faulty;
+
+/// A strong test secret (not the vectors' one).
+pub(crate) const SECRET: &str =
+    "sessionkit-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEF";
