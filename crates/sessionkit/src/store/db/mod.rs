@@ -1,1 +1,335 @@
-//! placeholder
+//! The `db` engine: Django's `django_session` table, shared row for row with
+//! a Django app on the same database.
+//!
+//! Rows are exactly Django's: `session_key` (32 chars of `[a-z0-9]`),
+//! `session_data` (Django's signed, possibly compressed JSON, salt
+//! `django.contrib.sessions.SessionStore`) and `expire_date` (on SQLite the
+//! text `YYYY-MM-DD HH:MM:SS[.ffffff]` in naive UTC, compared as text, as
+//! Django does). The table is created with Django's own DDL when missing; an
+//! existing one is used as it is. A Django app that starts using a table
+//! sessionkit made runs `manage.py migrate sessions --fake-initial`.
+//!
+//! Saves are compare-and-set on the stored `session_data` text, with no
+//! schema change: `UPDATE … WHERE session_key = ? AND session_data = ?`.
+//!
+//! Backends live in sibling files (`sqlite.rs` today); [`DbStore`] holds one
+//! and keeps everything that is the same for all of them.
+//!
+//! ```no_run
+//! # async fn demo(pool: sqlx::SqlitePool) -> Result<(), sessionkit::error::StoreError> {
+//! use sessionkit::signing::{Codec, Keys, SecretKey};
+//! use sessionkit::store::db::{DbOptions, DbStore};
+//!
+//! let keys = Keys::new(SecretKey::new("a long random secret shared with Django"), vec![]);
+//! let store = DbStore::sqlite("sqlite://sessions.sqlite3", Codec::sessions(&keys)).await?;
+//! // Or a table of your own, in a pool you already have:
+//! let custom = DbStore::from_sqlite_pool_with(
+//!     pool,
+//!     Codec::sessions(&keys),
+//!     DbOptions::new().table("my_sessions"),
+//! )
+//! .await?;
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::error::StoreError;
+use crate::key;
+use crate::signing::Codec;
+use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionStore, Version};
+
+mod datetime;
+mod ddl;
+mod error;
+mod md5;
+mod sqlite;
+
+use ddl::Table;
+use error::{from_sqlx, NoFreeKey};
+use sqlite::SqliteBackend;
+
+/// How many fresh keys `create` tries before giving up.
+const CREATE_ATTEMPTS: usize = 10;
+/// Rows deleted per statement by `clear_expired`, so a large purge never
+/// holds the write lock for long.
+const CLEAR_BATCH: u32 = 1000;
+
+/// Options for a [`DbStore`].
+#[derive(Clone, Debug)]
+pub struct DbOptions {
+    table: String,
+}
+
+impl DbOptions {
+    /// Django's defaults: the table `django_session`.
+    pub fn new() -> Self {
+        Self {
+            table: ddl::DEFAULT_TABLE.to_owned(),
+        }
+    }
+
+    /// Uses another table. The name must match `[A-Za-z_][A-Za-z0-9_]{0,62}`
+    /// (checked when the store is built, [`StoreError::Config`] otherwise).
+    /// A table sessionkit creates gets Django's DDL, and its `expire_date`
+    /// index the name Django would give it:
+    /// `<table>_expire_date_<8 hex digits of md5(table + "expire_date")>`.
+    pub fn table(mut self, name: impl Into<String>) -> Self {
+        self.table = name.into();
+        self
+    }
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A row as a backend read it, before decoding.
+#[derive(Debug)]
+struct StoredRow {
+    /// The stored `session_data`, byte for byte (the version).
+    data: Vec<u8>,
+    /// The stored `expire_date`, or `None` when it could not be read.
+    expires_at: Option<OffsetDateTime>,
+}
+
+/// The database behind a [`DbStore`].
+#[derive(Debug)]
+enum Backend {
+    Sqlite(SqliteBackend),
+}
+
+/// Forwards a call to whichever backend the store holds.
+macro_rules! dispatch {
+    ($backend:expr, $b:ident => $call:expr) => {
+        match $backend {
+            Backend::Sqlite($b) => $call,
+        }
+    };
+}
+
+/// Django's db session engine: one row per session in `django_session`.
+///
+/// Cheap to clone; clones share the pool.
+#[derive(Clone)]
+pub struct DbStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    backend: Backend,
+    codec: Codec,
+    table: Table,
+}
+
+impl DbStore {
+    /// Opens the SQLite database at `url` (`sqlite://path`, created when
+    /// missing unless the URL sets `mode=`), in WAL mode with
+    /// `synchronous=NORMAL` and a 5 s busy timeout, and creates Django's
+    /// `django_session` table if it is missing.
+    pub async fn sqlite(url: &str, codec: Codec) -> Result<Self, StoreError> {
+        Self::sqlite_with(url, codec, DbOptions::new()).await
+    }
+
+    /// [`sqlite`](Self::sqlite) with options (e.g. another table).
+    pub async fn sqlite_with(
+        url: &str,
+        codec: Codec,
+        options: DbOptions,
+    ) -> Result<Self, StoreError> {
+        let table = Table::new(&options.table)?;
+        let backend = SqliteBackend::connect(url, &table).await?;
+        Ok(Self::new(Backend::Sqlite(backend), codec, table))
+    }
+
+    /// Uses an existing pool as it is configured (its size, timeouts and
+    /// pragmas stay the caller's), creating the table if it is missing.
+    pub async fn from_sqlite_pool(
+        pool: sqlx::SqlitePool,
+        codec: Codec,
+    ) -> Result<Self, StoreError> {
+        Self::from_sqlite_pool_with(pool, codec, DbOptions::new()).await
+    }
+
+    /// [`from_sqlite_pool`](Self::from_sqlite_pool) with options.
+    pub async fn from_sqlite_pool_with(
+        pool: sqlx::SqlitePool,
+        codec: Codec,
+        options: DbOptions,
+    ) -> Result<Self, StoreError> {
+        let table = Table::new(&options.table)?;
+        let backend = SqliteBackend::with_pool(pool, &table).await?;
+        Ok(Self::new(Backend::Sqlite(backend), codec, table))
+    }
+
+    fn new(backend: Backend, codec: Codec, table: Table) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                backend,
+                codec,
+                table,
+            }),
+        }
+    }
+
+    /// The session table's name.
+    pub fn table(&self) -> &str {
+        self.shared.table.name()
+    }
+
+    /// The SQLite pool, when this store is on SQLite (for tools such as the
+    /// CLI's `stats`).
+    pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
+        match &self.shared.backend {
+            Backend::Sqlite(b) => Some(b.pool()),
+        }
+    }
+
+    /// Decodes a stored `session_data`. A bad signature, a key we do not
+    /// hold, bad JSON or bytes that are not text give an empty dict, as
+    /// Django's `decode` does ("Session data corrupted"); the key is kept.
+    fn decode(&self, key: &str, stored: &[u8], now: OffsetDateTime) -> crate::store::SessionMap {
+        // The db engine has no max_age on the signature: expire_date decides.
+        let decoded = std::str::from_utf8(stored)
+            .ok()
+            .and_then(|text| self.shared.codec.decode(text, None, now).ok());
+        match decoded {
+            Some(decoded) => decoded.data,
+            None => {
+                tracing::warn!(
+                    session = %key::log_tag(key),
+                    table = %self.shared.table.name(),
+                    "session data corrupted: loading it as an empty session"
+                );
+                crate::store::SessionMap::new()
+            }
+        }
+    }
+}
+
+impl fmt::Debug for DbStore {
+    // No keys, data or secrets: only what identifies the store.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let backend = match &self.shared.backend {
+            Backend::Sqlite(_) => "sqlite",
+        };
+        f.debug_struct("DbStore")
+            .field("backend", &backend)
+            .field("table", &self.shared.table.name())
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl SessionStore for DbStore {
+    fn accepts(&self, cookie_value: &str) -> bool {
+        key::is_valid_key(cookie_value)
+    }
+
+    async fn load(&self, key: &str, now: OffsetDateTime) -> Result<Option<Loaded>, StoreError> {
+        let row = dispatch!(&self.shared.backend, b => b.fetch_live(key, now).await)
+            .map_err(from_sqlx)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let Some(expires_at) = row.expires_at else {
+            // Without a readable expiry nothing says the session is still
+            // valid: fail closed. The row stays for an operator to inspect.
+            tracing::warn!(
+                session = %key::log_tag(key),
+                table = %self.shared.table.name(),
+                "session expire_date unreadable: treating the session as expired"
+            );
+            return Ok(None);
+        };
+        let data = self.decode(key, &row.data, now);
+        Ok(Some(Loaded {
+            record: Record::new(data, expires_at),
+            version: Version::new(row.data),
+        }))
+    }
+
+    async fn create(&self, record: &Record, now: OffsetDateTime) -> Result<Saved, StoreError> {
+        let data = self.shared.codec.encode(&record.data, now);
+        for _ in 0..CREATE_ATTEMPTS {
+            let key = key::generate_key();
+            let inserted = dispatch!(
+                &self.shared.backend,
+                b => b.insert(&key, &data, record.expires_at).await
+            )
+            .map_err(from_sqlx)?;
+            if inserted {
+                return Ok(Saved {
+                    cookie_value: key,
+                    version: Version::new(data),
+                });
+            }
+        }
+        Err(StoreError::Backend(Box::new(NoFreeKey {
+            attempts: CREATE_ATTEMPTS,
+        })))
+    }
+
+    async fn save(
+        &self,
+        key: &str,
+        record: &Record,
+        expected: &Version,
+        now: OffsetDateTime,
+    ) -> Result<SaveOutcome, StoreError> {
+        let data = self.shared.codec.encode(&record.data, now);
+        let written = dispatch!(
+            &self.shared.backend,
+            b => b.update_if(key, &data, record.expires_at, expected.as_bytes(), now).await
+        )
+        .map_err(from_sqlx)?;
+        if written {
+            return Ok(SaveOutcome::Saved(Saved {
+                cookie_value: key.to_owned(),
+                version: Version::new(data),
+            }));
+        }
+        // Only on the rare miss: was it a newer version, or no live row?
+        let live =
+            dispatch!(&self.shared.backend, b => b.is_live(key, now).await).map_err(from_sqlx)?;
+        Ok(if live {
+            SaveOutcome::Conflict
+        } else {
+            SaveOutcome::Gone
+        })
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        dispatch!(&self.shared.backend, b => b.delete(key).await).map_err(from_sqlx)
+    }
+
+    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            let deleted = dispatch!(
+                &self.shared.backend,
+                b => b.clear_expired_batch(now, CLEAR_BATCH).await
+            )
+            .map_err(from_sqlx)?;
+            total += deleted;
+            if deleted < u64::from(CLEAR_BATCH) {
+                return Ok(total);
+            }
+        }
+    }
+
+    async fn touch(
+        &self,
+        key: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        dispatch!(&self.shared.backend, b => b.touch(key, expires_at, now).await).map_err(from_sqlx)
+    }
+}

@@ -1,0 +1,295 @@
+//! The SQLite backend of the db engine: Django's `django_session` table
+//! through an sqlx pool, with `expire_date` as Django's SQLite text.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use crate::error::StoreError;
+
+use super::datetime;
+use super::ddl::{self, Table};
+use super::error::from_sqlx;
+use super::StoredRow;
+
+/// How long a statement waits for another connection's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a caller waits for a free pooled connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The SQL for one table, built once: identifiers cannot be bound.
+#[derive(Debug)]
+struct Statements {
+    load: String,
+    insert: String,
+    update: String,
+    is_live: String,
+    delete: String,
+    clear_batch: String,
+    touch: String,
+}
+
+impl Statements {
+    fn new(table: &Table) -> Self {
+        let t = table.quoted();
+        Self {
+            // `expire_date` is compared as TEXT, exactly as Django does; the
+            // text form keeps string order equal to time order.
+            load: format!(
+                "SELECT session_data, expire_date FROM {t} \
+                 WHERE session_key = ?1 AND expire_date > ?2"
+            ),
+            insert: format!(
+                "INSERT INTO {t} (session_key, session_data, expire_date) VALUES (?1, ?2, ?3)"
+            ),
+            // The version is the stored bytes; comparing as BLOB matches them
+            // whatever storage class a foreign writer used.
+            update: format!(
+                "UPDATE {t} SET session_data = ?1, expire_date = ?2 \
+                 WHERE session_key = ?3 AND CAST(session_data AS BLOB) = ?4 \
+                 AND expire_date > ?5"
+            ),
+            is_live: format!("SELECT 1 FROM {t} WHERE session_key = ?1 AND expire_date > ?2"),
+            delete: format!("DELETE FROM {t} WHERE session_key = ?1"),
+            // Strict `<` as Django's clear_expired: a row expiring exactly now
+            // is neither loadable nor deleted.
+            clear_batch: format!(
+                "DELETE FROM {t} WHERE session_key IN \
+                 (SELECT session_key FROM {t} WHERE expire_date < ?1 LIMIT ?2)"
+            ),
+            touch: format!(
+                "UPDATE {t} SET expire_date = ?1 WHERE session_key = ?2 AND expire_date > ?3"
+            ),
+        }
+    }
+}
+
+/// An SQLite pool and the statements for one session table.
+#[derive(Debug)]
+pub(crate) struct SqliteBackend {
+    pool: SqlitePool,
+    sql: Statements,
+}
+
+impl SqliteBackend {
+    /// Opens (creating if missing) the database at `url` with a pool of our
+    /// own: WAL, `synchronous=NORMAL`, a busy timeout.
+    pub(crate) async fn connect(url: &str, table: &Table) -> Result<Self, StoreError> {
+        let mut options = SqliteConnectOptions::from_str(url).map_err(|_| {
+            // The URL itself stays out of the message: it may carry a path or
+            // parameters the operator does not want in logs.
+            StoreError::Config("invalid SQLite database URL".to_owned())
+        })?;
+        // An explicit `mode=` (ro, rw, memory) is the user's choice; without
+        // one, a missing file is created, as Django's SQLite backend does.
+        if !has_mode_param(url) {
+            options = options.create_if_missing(true);
+        }
+        let options = options
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(from_sqlx)?;
+        Self::with_pool(pool, table).await
+    }
+
+    /// Uses the caller's pool as configured (its limits and pragmas are theirs).
+    pub(crate) async fn with_pool(pool: SqlitePool, table: &Table) -> Result<Self, StoreError> {
+        ensure_table(&pool, table).await?;
+        Ok(Self {
+            pool,
+            sql: Statements::new(table),
+        })
+    }
+
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub(crate) async fn fetch_live(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<StoredRow>, sqlx::Error> {
+        let row = sqlx::query(&self.sql.load)
+            .bind(key)
+            .bind(datetime::format(now))
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        // Decoded as bytes: a value that is not valid UTF-8 (or is a BLOB) is
+        // a corrupt session to report, not a query error.
+        let data: Option<Vec<u8>> = row.try_get(0)?;
+        let expire: Option<Vec<u8>> = row.try_get(1)?;
+        Ok(Some(StoredRow {
+            data: data.unwrap_or_default(),
+            expires_at: expire.as_deref().and_then(datetime::parse),
+        }))
+    }
+
+    /// Inserts a new row; `Ok(false)` when the key is already taken.
+    pub(crate) async fn insert(
+        &self,
+        key: &str,
+        data: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, sqlx::Error> {
+        let result = sqlx::query(&self.sql.insert)
+            .bind(key)
+            .bind(data)
+            .bind(datetime::format(expires_at))
+            .execute(&self.pool)
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes the row only if it is live and still holds `expected`.
+    pub(crate) async fn update_if(
+        &self,
+        key: &str,
+        data: &str,
+        expires_at: OffsetDateTime,
+        expected: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(&self.sql.update)
+            .bind(data)
+            .bind(datetime::format(expires_at))
+            .bind(key)
+            .bind(expected)
+            .bind(datetime::format(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn is_live(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, sqlx::Error> {
+        let row = sqlx::query(&self.sql.is_live)
+            .bind(key)
+            .bind(datetime::format(now))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    pub(crate) async fn delete(&self, key: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(&self.sql.delete)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes up to `limit` rows expired at `now`; returns how many went.
+    pub(crate) async fn clear_expired_batch(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query(&self.sql.clear_batch)
+            .bind(datetime::format(now))
+            .bind(i64::from(limit))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub(crate) async fn touch(
+        &self,
+        key: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(&self.sql.touch)
+            .bind(datetime::format(expires_at))
+            .bind(key)
+            .bind(datetime::format(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+/// Creates the table and its index with Django's DDL when the table is
+/// missing. An existing table (Django's, or ours from an earlier run) is left
+/// exactly as it is; its columns are only checked to be there.
+async fn ensure_table(pool: &SqlitePool, table: &Table) -> Result<(), StoreError> {
+    if !table_exists(pool, table).await.map_err(from_sqlx)? {
+        // IMMEDIATE takes the write lock up front, so two processes starting
+        // together queue on the busy timeout instead of failing on a stale
+        // read snapshot; table and index appear together or not at all.
+        let mut tx = pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(from_sqlx)?;
+        for statement in ddl::sqlite_create(table) {
+            sqlx::query(&statement)
+                .execute(&mut *tx)
+                .await
+                .map_err(from_sqlx)?;
+        }
+        tx.commit().await.map_err(from_sqlx)?;
+    }
+    let probe = format!(
+        "SELECT session_key, session_data, expire_date FROM {} LIMIT 0",
+        table.quoted()
+    );
+    sqlx::query(&probe)
+        .fetch_optional(pool)
+        .await
+        .map_err(from_sqlx)?;
+    Ok(())
+}
+
+async fn table_exists(pool: &SqlitePool, table: &Table) -> Result<bool, sqlx::Error> {
+    // SQLite identifiers are case-insensitive, so is this lookup.
+    let row = sqlx::query(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
+    )
+    .bind(table.name())
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Whether the URL's query string sets `mode`.
+fn has_mode_param(url: &str) -> bool {
+    url.split_once('?').is_some_and(|(_, query)| {
+        query
+            .split('&')
+            .any(|pair| pair.split('=').next() == Some("mode"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_mode_param;
+
+    #[test]
+    fn mode_parameter() {
+        assert!(has_mode_param("sqlite://x.db?mode=rwc"));
+        assert!(has_mode_param("sqlite://x.db?cache=shared&mode=ro"));
+        assert!(!has_mode_param("sqlite://x.db"));
+        assert!(!has_mode_param("sqlite://x.db?cache=shared"));
+        assert!(!has_mode_param("sqlite://x.db?modes=1"));
+    }
+}
