@@ -1,0 +1,341 @@
+//! The conformance suite on the in-process engine, and what only it does:
+//! a capacity bound, and moka reclaiming expired sessions by itself.
+#![cfg(all(feature = "conformance", feature = "memory"))]
+
+use std::sync::Arc;
+
+use serde_json::json;
+use sessionkit::error::StoreError;
+use sessionkit::store::conformance::{self, Capabilities};
+use sessionkit::store::memory::MemoryStore;
+use sessionkit::store::{Loaded, Record, SaveOutcome, Saved, SessionMap, SessionStore, Version};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+/// A fixed, realistic time with microseconds, as Django keeps them.
+const NOW: OffsetDateTime = datetime!(2026-03-01 12:34:56.789012 UTC);
+
+/// moka drops expired entries itself, so `clear_expired` may find none to count.
+fn caps() -> Capabilities {
+    Capabilities::new().clear_expired_counts(false)
+}
+
+fn record(count: u64, expires_at: OffsetDateTime) -> Record {
+    let serde_json::Value::Object(data) = json!({ "count": count }) else {
+        unreachable!("a json! object is an object")
+    };
+    Record::new(data, expires_at)
+}
+
+#[tokio::test]
+async fn conformance() {
+    conformance::run_all(&MemoryStore::new(), caps(), NOW).await;
+}
+
+#[tokio::test]
+async fn conformance_through_arc_dyn() {
+    let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    conformance::run_all(&store, caps(), NOW).await;
+}
+
+#[tokio::test]
+async fn conformance_at_the_real_time() {
+    conformance::run_all(&MemoryStore::new(), caps(), OffsetDateTime::now_utc()).await;
+}
+
+#[tokio::test]
+async fn clones_share_the_cache() {
+    let store = MemoryStore::new();
+    let saved = store
+        .create(&record(1, NOW + Duration::hours(1)), NOW)
+        .await
+        .unwrap();
+    let other = store.clone();
+    assert!(other
+        .load(&saved.cookie_value, NOW)
+        .await
+        .unwrap()
+        .is_some());
+    other.delete(&saved.cookie_value).await.unwrap();
+    assert!(store
+        .load(&saved.cookie_value, NOW)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn capacity_bound_evicts() {
+    let store = MemoryStore::with_capacity(16);
+    let mut keys = Vec::new();
+    for i in 0..200 {
+        keys.push(
+            store
+                .create(&record(i, NOW + Duration::hours(1)), NOW)
+                .await
+                .unwrap()
+                .cookie_value,
+        );
+    }
+    assert!(
+        store.entry_count() <= 16,
+        "holds {} entries",
+        store.entry_count()
+    );
+    let mut live = 0;
+    for key in &keys {
+        live += usize::from(store.load(key, NOW).await.unwrap().is_some());
+    }
+    assert!(
+        (1..=16).contains(&live),
+        "{live} sessions loadable with capacity 16"
+    );
+    // LRU: the newest session survives, so a fresh login is never dropped at once.
+    assert!(store.load(&keys[199], NOW).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn zero_capacity_still_holds_one_session() {
+    let store = MemoryStore::with_capacity(0);
+    let saved = store
+        .create(&record(0, NOW + Duration::hours(1)), NOW)
+        .await
+        .unwrap();
+    assert!(store
+        .load(&saved.cookie_value, NOW)
+        .await
+        .unwrap()
+        .is_some());
+}
+
+#[tokio::test]
+async fn moka_expiry_reclaims_memory() {
+    let store = MemoryStore::new();
+    let saved = store
+        .create(&record(0, NOW + Duration::milliseconds(100)), NOW)
+        .await
+        .unwrap();
+    assert!(store
+        .load(&saved.cookie_value, NOW)
+        .await
+        .unwrap()
+        .is_some());
+    // moka reclaims a second (its grace) after the session's expiry, on a
+    // timer wheel of about a second: poll rather than guess.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(8);
+    while store.entry_count() > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        store.entry_count(),
+        0,
+        "moka never reclaimed the expired session"
+    );
+    // Loaded at the same `now`, the record is still live by the caller's clock:
+    // finding nothing shows moka removed it.
+    assert!(store
+        .load(&saved.cookie_value, NOW)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn clear_expired_counts_what_moka_has_not_reclaimed() {
+    let store = MemoryStore::new();
+    let mut soon = Vec::new();
+    for i in 0..3 {
+        soon.push(
+            store
+                .create(&record(i, NOW + Duration::hours(1)), NOW)
+                .await
+                .unwrap()
+                .cookie_value,
+        );
+    }
+    let later = store
+        .create(&record(9, NOW + Duration::hours(3)), NOW)
+        .await
+        .unwrap();
+    let then = NOW + Duration::hours(2);
+    assert_eq!(store.clear_expired(then).await.unwrap(), 3);
+    assert_eq!(store.clear_expired(then).await.unwrap(), 0);
+    for key in &soon {
+        // Removed, not just hidden: even the earlier clock finds nothing.
+        assert!(store.load(key, NOW).await.unwrap().is_none());
+    }
+    assert!(store
+        .load(&later.cookie_value, then)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(store.entry_count(), 1);
+}
+
+#[tokio::test]
+async fn far_future_expiry_is_fine() {
+    let store = MemoryStore::new();
+    let saved = store
+        .create(&record(0, datetime!(9999-12-31 23:59:59.999999 UTC)), NOW)
+        .await
+        .unwrap();
+    assert!(store
+        .load(&saved.cookie_value, NOW)
+        .await
+        .unwrap()
+        .is_some());
+}
+
+#[tokio::test]
+async fn debug_shows_counts_only() {
+    let store = MemoryStore::with_capacity(5);
+    let saved = store
+        .create(
+            &Record::new(SessionMap::new(), NOW + Duration::hours(1)),
+            NOW,
+        )
+        .await
+        .unwrap();
+    let shown = format!("{store:?}");
+    assert!(shown.contains("capacity: 5"), "{shown}");
+    assert!(!shown.contains(&saved.cookie_value));
+}
+
+/// Real threads, not one task: moka's per-key lock is what keeps CAS atomic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_increments_on_threads() {
+    const TASKS: u64 = 64;
+    let store = Arc::new(MemoryStore::new());
+    let expires_at = NOW + Duration::hours(1);
+    let key = store
+        .create(&record(0, expires_at), NOW)
+        .await
+        .unwrap()
+        .cookie_value;
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..TASKS {
+        let (store, key) = (store.clone(), key.clone());
+        tasks.spawn(async move {
+            loop {
+                let loaded = store.load(&key, NOW).await.unwrap().unwrap();
+                let count = loaded.record.data["count"].as_u64().unwrap();
+                tokio::task::yield_now().await;
+                match store
+                    .save(&key, &record(count + 1, expires_at), &loaded.version, NOW)
+                    .await
+                    .unwrap()
+                {
+                    SaveOutcome::Saved(_) => break,
+                    SaveOutcome::Conflict => continue,
+                    SaveOutcome::Gone => panic!("live session gone"),
+                }
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    let end = store.load(&key, NOW).await.unwrap().unwrap();
+    assert_eq!(end.record.data["count"], json!(TASKS));
+}
+
+/// The full contract, `clear_expired` counts included: moka's one-second grace
+/// keeps entries that expired at write time around long enough to be counted.
+#[tokio::test]
+async fn clear_expired_counts_within_the_grace() {
+    conformance::clear_expired(&MemoryStore::new(), NOW).await;
+}
+
+// The suite itself must catch broken stores: each flaw below fails it.
+
+#[derive(Debug)]
+enum Flaw {
+    IgnoresVersion,
+    LoadsExpired,
+    AcceptsAnything,
+}
+
+#[derive(Debug)]
+struct Broken(MemoryStore, Flaw);
+
+#[async_trait::async_trait]
+impl SessionStore for Broken {
+    fn accepts(&self, value: &str) -> bool {
+        matches!(self.1, Flaw::AcceptsAnything) || self.0.accepts(value)
+    }
+    async fn load(&self, key: &str, now: OffsetDateTime) -> Result<Option<Loaded>, StoreError> {
+        let now = match self.1 {
+            Flaw::LoadsExpired => now - Duration::days(1),
+            _ => now,
+        };
+        self.0.load(key, now).await
+    }
+    async fn create(&self, record: &Record, now: OffsetDateTime) -> Result<Saved, StoreError> {
+        self.0.create(record, now).await
+    }
+    async fn save(
+        &self,
+        key: &str,
+        record: &Record,
+        expected: &Version,
+        now: OffsetDateTime,
+    ) -> Result<SaveOutcome, StoreError> {
+        let current = self.0.load(key, now).await?.map(|l| l.version);
+        let expected = match (&self.1, current) {
+            (Flaw::IgnoresVersion, Some(current)) => current,
+            _ => expected.clone(),
+        };
+        self.0.save(key, record, &expected, now).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.0.delete(key).await
+    }
+    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        self.0.clear_expired(now).await
+    }
+    async fn touch(
+        &self,
+        key: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.0.touch(key, expires_at, now).await
+    }
+}
+
+async fn run_broken(flaw: Flaw) {
+    conformance::run_all(&Broken(MemoryStore::new(), flaw), caps(), NOW).await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "stale version")]
+async fn suite_catches_a_save_that_ignores_the_version() {
+    run_broken(Flaw::IgnoresVersion).await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "expired")]
+async fn suite_catches_a_load_of_an_expired_record() {
+    run_broken(Flaw::LoadsExpired).await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "foreign cookie value")]
+async fn suite_catches_a_store_that_accepts_anything() {
+    run_broken(Flaw::AcceptsAnything).await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "lost updates")]
+async fn increments_catch_a_save_that_ignores_the_version() {
+    let store = Broken(MemoryStore::new(), Flaw::IgnoresVersion);
+    conformance::concurrent_increments(&store, NOW).await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "one winner")]
+async fn racing_saves_catch_a_save_that_ignores_the_version() {
+    let store = Broken(MemoryStore::new(), Flaw::IgnoresVersion);
+    conformance::racing_saves(&store, NOW).await;
+}
