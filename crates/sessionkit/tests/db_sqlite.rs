@@ -120,6 +120,14 @@ async fn creates_the_file_when_missing() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_memory_database_is_shared_by_the_pool() {
+    let store = DbStore::sqlite("sqlite::memory:", codec())
+        .await
+        .expect("open in memory");
+    conformance::run_all(&store, Capabilities::new(), NOW).await;
+}
+
 #[tokio::test]
 async fn an_explicit_mode_is_respected() {
     let dir = TempDir::new().expect("temp dir");

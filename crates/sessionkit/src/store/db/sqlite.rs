@@ -94,8 +94,16 @@ impl SqliteBackend {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT);
-        let pool = SqlitePoolOptions::new()
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+        let mut pool_options = SqlitePoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
+        if is_in_memory(url) {
+            // An in-memory database lives as long as one connection to it:
+            // keep one open for good, or idle reaping would drop every session.
+            pool_options = pool_options
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        }
+        let pool = pool_options
             .connect_with(options)
             .await
             .map_err(from_sqlx)?;
@@ -271,18 +279,29 @@ async fn table_exists(pool: &SqlitePool, table: &Table) -> Result<bool, sqlx::Er
     Ok(row.is_some())
 }
 
+/// The `key=value` pairs of the URL's query string.
+fn query_pairs(url: &str) -> impl Iterator<Item = (&str, &str)> {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+}
+
 /// Whether the URL's query string sets `mode`.
 fn has_mode_param(url: &str) -> bool {
-    url.split_once('?').is_some_and(|(_, query)| {
-        query
-            .split('&')
-            .any(|pair| pair.split('=').next() == Some("mode"))
-    })
+    query_pairs(url).any(|(key, _)| key == "mode")
+}
+
+/// Whether the URL names an in-memory database (as sqlx reads URLs).
+fn is_in_memory(url: &str) -> bool {
+    let path = url.split_once('?').map_or(url, |(p, _)| p);
+    path.ends_with(":memory:") || query_pairs(url).any(|pair| pair == ("mode", "memory"))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::has_mode_param;
+    use super::{has_mode_param, is_in_memory};
 
     #[test]
     fn mode_parameter() {
@@ -291,5 +310,14 @@ mod tests {
         assert!(!has_mode_param("sqlite://x.db"));
         assert!(!has_mode_param("sqlite://x.db?cache=shared"));
         assert!(!has_mode_param("sqlite://x.db?modes=1"));
+    }
+
+    #[test]
+    fn in_memory_urls() {
+        assert!(is_in_memory("sqlite::memory:"));
+        assert!(is_in_memory("sqlite://:memory:"));
+        assert!(is_in_memory("sqlite://shared?mode=memory&cache=shared"));
+        assert!(!is_in_memory("sqlite://x.db"));
+        assert!(!is_in_memory("sqlite://memory.db?mode=rwc"));
     }
 }
