@@ -8,7 +8,7 @@
 //! sharing a stripe only wait on each other's saves, never deadlock, because a
 //! request holds at most one stripe at a time.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -30,9 +30,8 @@ impl KeyLocks {
 
     /// Waits for the stripe of `key`.
     pub(crate) async fn lock(&self, key: &str) -> MutexGuard<'_, ()> {
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        self.stripes[(h.finish() as usize) % STRIPES].lock().await
+        let stripe = (self.hasher.hash_one(key) as usize) % STRIPES;
+        self.stripes[stripe].lock().await
     }
 }
 

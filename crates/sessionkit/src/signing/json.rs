@@ -151,7 +151,7 @@ fn write_float(f: f64, out: &mut String) {
         let point = exp + 1;
         if point <= 0 {
             out.push_str("0.");
-            out.extend(std::iter::repeat('0').take(point.unsigned_abs() as usize));
+            out.extend(std::iter::repeat_n('0', point.unsigned_abs() as usize));
             out.push_str(lead);
             out.push_str(rest);
         } else {
@@ -165,7 +165,7 @@ fn write_float(f: f64, out: &mut String) {
                 out.push_str(if frac.is_empty() { "0" } else { frac });
             } else {
                 out.push_str(rest);
-                out.extend(std::iter::repeat('0').take(int_from_rest - rest.len()));
+                out.extend(std::iter::repeat_n('0', int_from_rest - rest.len()));
                 out.push_str(".0");
             }
         }
