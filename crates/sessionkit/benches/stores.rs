@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use serde_json::json;
+use sessionkit::signing::{Codec, Keys, SecretKey};
+use sessionkit::store::db::DbStore;
 use sessionkit::store::memory::MemoryStore;
 use sessionkit::store::{Record, SaveOutcome, SessionStore};
 use time::{Duration, OffsetDateTime};
@@ -76,5 +78,23 @@ fn memory(c: &mut Criterion) {
     round_trip(c, "memory", Arc::new(MemoryStore::new()));
 }
 
-criterion_group!(benches, memory);
+/// Django's table in a WAL-mode SQLite file, as `DbStore::sqlite` opens it.
+fn sqlite(c: &mut Criterion) {
+    let dir = tempfile::TempDir::new().expect("a temp dir");
+    let url = format!("sqlite://{}", dir.path().join("bench.sqlite3").display());
+    let keys = Keys::new(
+        SecretKey::new("bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz"),
+        vec![],
+    );
+    // The pool's background tasks live on the runtime that opened it: keep it
+    // until the bench is done.
+    let rt = runtime();
+    let store = rt
+        .block_on(DbStore::sqlite(&url, Codec::sessions(&keys)))
+        .expect("open SQLite");
+    round_trip(c, "sqlite", Arc::new(store));
+    drop(rt);
+}
+
+criterion_group!(benches, memory, sqlite);
 criterion_main!(benches);
