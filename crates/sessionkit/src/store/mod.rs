@@ -86,13 +86,23 @@ pub struct Loaded {
 }
 
 /// A record written by [`SessionStore::create`] or [`SessionStore::save`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Saved {
     /// The value for the session cookie: the session key for server stores,
     /// the signed session itself for the cookie store.
     pub cookie_value: String,
     /// The version of what was written, for a later compare-and-set.
     pub version: Version,
+}
+
+impl fmt::Debug for Saved {
+    // The cookie value is a credential (a session key, or the signed session).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Saved")
+            .field("cookie_value", &crate::key::log_tag(&self.cookie_value))
+            .field("version", &self.version)
+            .finish()
+    }
 }
 
 /// The outcome of a compare-and-set save. Expected outcomes are values, not errors.
