@@ -6,7 +6,7 @@
 
 use crate::error::StoreError;
 
-use super::md5;
+use md5::{Digest, Md5};
 
 /// Django's table name for sessions.
 pub(crate) const DEFAULT_TABLE: &str = "django_session";
@@ -54,7 +54,10 @@ impl Table {
     /// characters of table name the result (at most 84) fits SQLite's 200, so
     /// the shortening never applies here.
     pub(crate) fn expire_date_index(&self) -> String {
-        let digest = md5::hex_digest(format!("{}expire_date", self.0).as_bytes());
+        let digest: String = Md5::digest(format!("{}expire_date", self.0).as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         format!("{}_expire_date_{}", self.0, &digest[..8])
     }
 }

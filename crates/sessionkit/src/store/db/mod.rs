@@ -46,7 +46,6 @@ use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionStore, Version};
 mod datetime;
 mod ddl;
 mod error;
-mod md5;
 mod sqlite;
 
 use ddl::Table;
