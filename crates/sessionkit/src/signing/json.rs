@@ -121,8 +121,8 @@ fn write_number(n: &Number, out: &mut String) {
     }
 }
 
-/// Python's `repr(float)`: the shortest digits that round-trip (Rust's `{:e}`
-/// finds the same ones), laid out in fixed notation when the decimal exponent is
+/// Python's `repr(float)`: the shortest digits that round-trip, closest to the
+/// exact value (ties to even), laid out in fixed notation when the decimal exponent is
 /// in `-4..16`, else as `d.ddde±XX`.
 fn write_float(f: f64, out: &mut String) {
     if !f.is_finite() {
@@ -136,9 +136,27 @@ fn write_float(f: f64, out: &mut String) {
         });
         return;
     }
-    let mut buf = StackStr::default();
-    let _ = write!(buf, "{:e}", f.abs());
-    let sci = buf.as_str();
+    let abs = f.abs();
+    let mut shortest = StackStr::default();
+    let _ = write!(shortest, "{abs:e}");
+    // Rust and Python agree on how many digits are needed, but when two shortest
+    // candidates are equally close (1403437000000000.25 → `.2` or `.3`) Rust
+    // rounds up where Python rounds half to even. The correctly rounded string
+    // with that many digits is Python's choice whenever it round-trips.
+    let digits = shortest
+        .as_str()
+        .bytes()
+        .take_while(|&b| b != b'e')
+        .filter(u8::is_ascii_digit)
+        .count();
+    let mut rounded = StackStr::default();
+    let _ = write!(rounded, "{abs:.*e}", digits.saturating_sub(1));
+    let round_trips = rounded.as_str().parse::<f64>().is_ok_and(|r| r == abs);
+    let sci = if round_trips {
+        rounded.as_str()
+    } else {
+        shortest.as_str()
+    };
     let (mantissa, exp) = sci.split_once('e').unwrap_or((sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let (lead, rest) = mantissa.split_once('.').unwrap_or((mantissa, ""));
@@ -241,6 +259,7 @@ mod tests {
             (0.3, "0.3"),
             (2.0 / 3.0, "0.6666666666666666"),
             (12345.678, "12345.678"),
+            (1403437000000000.2, "1403437000000000.2"),
         ];
         for (f, want) in cases {
             assert_eq!(float(f), want, "{f:e}");

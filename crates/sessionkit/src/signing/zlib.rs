@@ -1,6 +1,8 @@
 //! zlib for payloads: CPython's `zlib.compress` byte for byte, and a decompressor
 //! with a size cap.
 
+use std::cell::Cell;
+
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 use super::error::{MalformedKind, SigningError};
@@ -17,14 +19,38 @@ pub(crate) fn compress_if_smaller(raw: &[u8]) -> Option<Vec<u8>> {
     if cannot_shrink_to(raw, limit) {
         return None;
     }
-    let mut z = Compress::new(Compression::new(6), true);
     // A buffer of exactly `limit` bytes: a stream that does not finish inside it
     // is too long to be used, so there is no need to produce the rest.
     let mut out = Vec::with_capacity(limit);
-    match z.compress_vec(raw, &mut out, FlushCompress::Finish) {
+    let status = with_deflate(|z| z.compress_vec(raw, &mut out, FlushCompress::Finish));
+    match status {
         Ok(Status::StreamEnd) => Some(out),
         _ => None,
     }
+}
+
+thread_local! {
+    /// One deflate state per thread, reset between uses. A fresh one allocates
+    /// 256 KiB that the allocator hands back to the OS on drop, so every session
+    /// save paid for page faults; `deflateReset` only clears the hash heads and
+    /// gives the same output as a fresh state.
+    static DEFLATE: Cell<Option<Compress>> = const { Cell::new(None) };
+}
+
+fn with_deflate<R>(f: impl FnOnce(&mut Compress) -> R) -> R {
+    // Taken out of the slot while in use: a nested or post-exit call simply
+    // gets a fresh state.
+    let mut slot = DEFLATE.try_with(Cell::take).ok().flatten();
+    let z = match slot.as_mut() {
+        Some(z) => {
+            z.reset();
+            z
+        }
+        None => slot.insert(Compress::new(Compression::new(6), true)),
+    };
+    let result = f(z);
+    let _ = DEFLATE.try_with(|cell| cell.set(slot));
+    result
 }
 
 /// Whether every zlib stream of `raw` is provably longer than `limit` bytes.
