@@ -16,13 +16,22 @@ use time::OffsetDateTime;
 
 use crate::error::StoreError;
 
+pub mod cached_db;
 #[cfg(feature = "conformance")]
 pub mod conformance;
-#[cfg(feature = "sqlite")]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub mod db;
+#[cfg(feature = "file")]
+pub mod file;
+#[cfg(feature = "memcached")]
+pub mod memcached;
 #[cfg(feature = "memory")]
 pub mod memory;
 mod open;
+#[cfg(feature = "redis")]
+pub mod redis;
+pub mod signed_cookies;
+pub mod sweeper;
 
 pub use open::open;
 

@@ -37,6 +37,10 @@ pub(crate) fn iso(s: &str) -> time::OffsetDateTime {
 
 #[cfg(feature = "memory")]
 pub(crate) mod faulty;
+#[cfg(feature = "axum")]
+pub(crate) mod http;
+pub(crate) mod proxy;
+pub(crate) mod services;
 
 /// A strong test secret (not the vectors' one).
 pub(crate) const SECRET: &str =
