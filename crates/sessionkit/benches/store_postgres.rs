@@ -1,0 +1,3 @@
+//! Being written.
+#![allow(missing_docs)]
+fn main() {}
