@@ -4,7 +4,7 @@ use http::header::{HeaderValue, RETRY_AFTER, SET_COOKIE};
 use http::{Response, StatusCode};
 
 use crate::cookie::{delete_cookie, patch_vary, set_cookie};
-use crate::error::chain;
+use crate::error::{chain, StoreError};
 use crate::session::{PersistError, Session};
 
 use super::SESSION_INTERRUPTED;
@@ -80,6 +80,15 @@ fn failed<B: From<String>>(store_down: StatusCode, e: PersistError) -> Response<
         PersistError::Gone => {
             tracing::info!("session deleted during the request; changes dropped");
             replace(StatusCode::BAD_REQUEST, SESSION_INTERRUPTED)
+        }
+        PersistError::Store(e @ StoreError::TooLarge { .. }) => {
+            // Nothing was written and no cookie is sent: the client keeps its
+            // previous cookie, never a half-set one.
+            tracing::error!(error = %chain(&e), "session too large to store; changes dropped");
+            replace(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error: the session is too large to store",
+            )
         }
         PersistError::Store(e) => {
             tracing::error!(error = %chain(&e), "could not save the session; the stored session is unchanged");

@@ -150,6 +150,11 @@ impl Session {
         let mut st = self.state();
         let mut data = match loaded {
             Some(l) => {
+                // An unusable stored value the engine wants re-issued (a bad
+                // signed cookie): Django marks the session modified.
+                if l.version.must_rewrite() {
+                    st.modified = true;
+                }
                 st.version = Some(l.version);
                 l.record.data
             }

@@ -61,17 +61,32 @@ impl Record {
 /// `session_data` text, the in-process engine a counter, and so on. The
 /// constructor is public so third-party stores can make one.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Version(Vec<u8>);
+pub struct Version {
+    bytes: Vec<u8>,
+    rewrite: bool,
+}
 
 impl Version {
     /// A version made of these bytes.
     pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
-        Self(bytes.into())
+        Self { bytes: bytes.into(), rewrite: false }
+    }
+
+    /// The version of a stored value that could not be used and must be
+    /// written back even if the request changes nothing — Django's
+    /// signed-cookie engine re-issues a fresh cookie for a bad or expired one.
+    pub fn rewrite(bytes: impl Into<Vec<u8>>) -> Self {
+        Self { bytes: bytes.into(), rewrite: true }
     }
 
     /// The bytes this version was made of.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        &self.bytes
+    }
+
+    /// Whether the session layer must save this session (see [`Version::rewrite`]).
+    pub fn must_rewrite(&self) -> bool {
+        self.rewrite
     }
 }
 
@@ -79,7 +94,7 @@ impl fmt::Debug for Version {
     // A db version is the signed session data: a credential-like value that
     // must never reach a log.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Version({} bytes)", self.0.len())
+        write!(f, "Version({} bytes{})", self.bytes.len(), if self.rewrite { ", rewrite" } else { "" })
     }
 }
 
