@@ -21,6 +21,7 @@ pub async fn open(
     match store.engine {
         Engine::Db => open_db(store, session).await,
         Engine::Cache => open_cache(store),
+        Engine::SignedCookies => Ok(Arc::new(super::signed_cookies::SignedCookieStore::new(session))),
         other => Err(StoreError::Config(format!(
             "SESSION_ENGINE={other} is not available in this version of sessionkit"
         ))),
