@@ -56,6 +56,7 @@
 //! answers 503, never a silent new session.
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod cookie;
