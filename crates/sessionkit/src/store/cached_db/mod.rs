@@ -1,0 +1,290 @@
+//! Django's `cached_db` engine: a cache in front of a db store, itself a store.
+//!
+//! Writes go to the db first (it is authoritative) and then through to the
+//! cache; reads try the cache and fall back to the db, filling the cache. A
+//! cache failure is logged and never fatal: the db answers instead.
+//!
+//! **Versions are the db's.** Each cache entry carries the db's version of its
+//! record ([`CacheEntry`]), so a hit costs no db round trip and a save from it
+//! is still a compare-and-set against the db. A stale entry (another process
+//! wrote, or a cache write failed) therefore never loses an update: the save
+//! gets `Conflict`, the entry is dropped, and the session layer's reload reads
+//! the db and repairs the cache. `Gone` drops the entry too.
+//!
+//! Within one process, racing cache writes are fenced so an older state never
+//! replaces a newer one in the cache, and a key whose entry could not be
+//! repaired (the cache failed a write and then the delete) is read from the db
+//! until the cache takes a write for it again. What remains: another process
+//! sharing the cache can briefly put back an older entry, and one that cannot
+//! reach the cache leaves its entries unrepaired; either way a read may see
+//! the older session until this process saves it (and conflicts) or the
+//! entry expires. With an in-process cache per process ([`MemoryCache`]),
+//! changes made by another process are seen here the same way — prefer a
+//! shared cache when several processes serve one database.
+//!
+//! `clear_expired` is the db's (the cache drops entries when their session
+//! expires), and so is `accepts`.
+//!
+//! ```
+//! # #[cfg(all(feature = "sqlite", feature = "memory"))] {
+//! use std::sync::Arc;
+//! use sessionkit::signing::{Codec, Keys, SecretKey};
+//! use sessionkit::store::cached_db::{CachedDbStore, MemoryCache};
+//! use sessionkit::store::db::DbStore;
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let keys = Keys::new(SecretKey::new("a long random secret shared with Django"), vec![]);
+//! let db = DbStore::sqlite("sqlite::memory:", Codec::sessions(&keys)).await?;
+//! let store = CachedDbStore::new(Arc::new(MemoryCache::new()), Arc::new(db));
+//! # Ok::<(), sessionkit::error::StoreError>(())
+//! # }).unwrap();
+//! # }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::error::{chain, StoreError};
+use crate::key::log_tag;
+use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionStore, Version};
+
+mod cache;
+mod coherence;
+#[cfg(feature = "memory")]
+mod memory;
+
+pub use cache::{CacheEntry, SessionCache};
+#[cfg(feature = "memory")]
+pub use memory::{MemoryCache, DEFAULT_CAPACITY};
+
+use coherence::{Coherence, Epoch};
+
+/// A cache in front of a db store (Django's `cached_db`). Cheap to clone;
+/// clones share the cache, the db and the fences.
+#[derive(Clone)]
+pub struct CachedDbStore {
+    cache: Arc<dyn SessionCache>,
+    db: Arc<dyn SessionStore>,
+    coherence: Arc<Coherence>,
+}
+
+impl CachedDbStore {
+    /// `cache` in front of `db`, both already built (the db with its codec).
+    ///
+    /// Build one per process and clone it: the fences that keep racing cache
+    /// writes in order are shared by clones, not by separate stores.
+    pub fn new(cache: Arc<dyn SessionCache>, db: Arc<dyn SessionStore>) -> Self {
+        Self {
+            cache,
+            db,
+            coherence: Arc::new(Coherence::new()),
+        }
+    }
+
+    /// The authoritative store.
+    pub fn db(&self) -> &Arc<dyn SessionStore> {
+        &self.db
+    }
+
+    /// The cache in front of it.
+    pub fn cache(&self) -> &Arc<dyn SessionCache> {
+        &self.cache
+    }
+
+    /// Writes what the db just said about `key` to the cache; `epoch` was
+    /// read before that db call. If anything changed the key meanwhile, the
+    /// entry may be older than that change and is dropped again.
+    async fn fill(
+        &self,
+        key: &str,
+        record: &Record,
+        db_version: &Version,
+        epoch: Epoch,
+        now: OffsetDateTime,
+    ) {
+        if record.expires_at <= now {
+            return self.evict(key).await;
+        }
+        match self.cache.set(key, record, db_version, now).await {
+            Ok(()) if self.coherence.settle(key, epoch) => {}
+            Ok(()) => self.evict(key).await,
+            Err(e) => {
+                tracing::warn!(
+                    session = %log_tag(key),
+                    error = %chain(&e),
+                    "session cache write failed; the db still has the session"
+                );
+                self.evict(key).await;
+            }
+        }
+    }
+
+    /// Writes a record the db just took to the cache. `epoch` was read before
+    /// the db write: if another change of the key came in between, nobody
+    /// knows which is newer, so the entry is dropped instead.
+    async fn write_through(
+        &self,
+        key: &str,
+        record: &Record,
+        db_version: &Version,
+        epoch: Epoch,
+        now: OffsetDateTime,
+    ) {
+        let mine = self.coherence.advance(key);
+        if mine.follows(epoch) {
+            self.fill(key, record, db_version, mine, now).await;
+        } else {
+            self.evict(key).await;
+        }
+    }
+
+    /// The db changed `key` in a way the cache cannot follow (deleted, saved
+    /// elsewhere, touched): fence racing fills, then drop the entry.
+    async fn invalidate(&self, key: &str) {
+        self.coherence.advance(key);
+        self.evict(key).await;
+    }
+
+    /// Drops the entry for `key`. If the cache fails, the entry may be stale
+    /// and the key is read from the db until a later cache write succeeds.
+    async fn evict(&self, key: &str) {
+        let epoch = self.coherence.epoch(key);
+        match self.cache.delete(key).await {
+            Ok(()) => {
+                // Gone from the cache: nothing there can be stale. Trusted
+                // again unless something distrusted it meanwhile.
+                self.coherence.settle(key, epoch);
+            }
+            Err(e) => {
+                let remembered = self.coherence.distrust(key);
+                tracing::warn!(
+                    session = %log_tag(key),
+                    error = %chain(&e),
+                    "session cache could not drop a stale entry; reading this session from the db"
+                );
+                if !remembered {
+                    tracing::error!(
+                        session = %log_tag(key),
+                        limit = coherence::UNTRUSTED_CAP,
+                        "too many sessions with unrepaired cache entries: this one may be served stale until it is saved or expires"
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for CachedDbStore {
+    // The inner stores' Debug shows no keys; neither does the count.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedDbStore")
+            .field("cache", &self.cache)
+            .field("db", &self.db)
+            .field("untrusted", &self.coherence.untrusted_count())
+            .finish()
+    }
+}
+
+#[async_trait]
+impl SessionStore for CachedDbStore {
+    fn accepts(&self, cookie_value: &str) -> bool {
+        self.db.accepts(cookie_value)
+    }
+
+    async fn load(&self, key: &str, now: OffsetDateTime) -> Result<Option<Loaded>, StoreError> {
+        // Whether the cache holds an entry the db may disagree with. Not
+        // assumed when the cache fails to answer: a key nobody issued must
+        // not take a place among the untrusted ones.
+        let mut doubtful = !self.coherence.is_trusted(key);
+        if !doubtful {
+            match self.cache.get(key, now).await {
+                Ok(Some(entry)) if entry.record.expires_at > now => {
+                    return Ok(Some(Loaded {
+                        record: entry.record,
+                        version: entry.db_version,
+                    }));
+                }
+                Ok(None) => {}
+                // Expired by the caller's clock but kept by the cache's: the
+                // db decides, and the entry is refreshed or dropped below.
+                Ok(Some(_)) => doubtful = true,
+                Err(e) => tracing::warn!(
+                    session = %log_tag(key),
+                    error = %chain(&e),
+                    "session cache read failed; reading the db"
+                ),
+            }
+        }
+        let epoch = self.coherence.epoch(key);
+        let loaded = self.db.load(key, now).await?;
+        match &loaded {
+            Some(l) => {
+                self.fill(key, &l.record, &l.version, epoch, now).await;
+            }
+            None if doubtful => self.evict(key).await,
+            None => {}
+        }
+        Ok(loaded)
+    }
+
+    async fn create(&self, record: &Record, now: OffsetDateTime) -> Result<Saved, StoreError> {
+        let saved = self.db.create(record, now).await?;
+        let key = &saved.cookie_value;
+        // A fresh key: nothing can have raced it yet.
+        let epoch = self.coherence.epoch(key);
+        self.write_through(key, record, &saved.version, epoch, now)
+            .await;
+        Ok(saved)
+    }
+
+    async fn save(
+        &self,
+        key: &str,
+        record: &Record,
+        expected: &Version,
+        now: OffsetDateTime,
+    ) -> Result<SaveOutcome, StoreError> {
+        let epoch = self.coherence.epoch(key);
+        // On a db error the cache keeps what it had: if the db did write
+        // after all, that entry's version is stale and its next save conflicts.
+        let outcome = self.db.save(key, record, expected, now).await?;
+        match &outcome {
+            SaveOutcome::Saved(saved) => {
+                self.write_through(key, record, &saved.version, epoch, now)
+                    .await;
+            }
+            // The entry (if any) is stale or dead: drop it, so the session
+            // layer's reload after a conflict reads the db and refills it.
+            SaveOutcome::Conflict | SaveOutcome::Gone => self.invalidate(key).await,
+        }
+        Ok(outcome)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        // The db first: dropping the entry first would let a racing load
+        // refill it from the row about to go.
+        self.db.delete(key).await?;
+        self.invalidate(key).await;
+        Ok(())
+    }
+
+    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        self.db.clear_expired(now).await
+    }
+
+    async fn touch(
+        &self,
+        key: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let found = self.db.touch(key, expires_at, now).await?;
+        // The entry holds the old expiry; the next load refills it from the
+        // db (a touch keeps the db's version, so nothing else changes).
+        self.invalidate(key).await;
+        Ok(found)
+    }
+}
