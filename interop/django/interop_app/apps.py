@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class InteropAppConfig(AppConfig):
+    name = "interop_app"
