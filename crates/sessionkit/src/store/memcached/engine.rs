@@ -1,0 +1,276 @@
+//! The store contract on memcached entries: load, create, compare-and-set
+//! save, touch, delete (see the module docs for the entry format and the
+//! versions).
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::commands::{Item, Mode, Reply};
+use super::entry::{self, Token};
+use super::error::{NoFreeKey, Unexpected};
+use super::{MemcachedStore, CREATE_ATTEMPTS, DEFAULT_ITEM_LIMIT, UNIQUE_CHASES};
+use crate::error::StoreError;
+use crate::key;
+use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionMap, SessionStore, Version};
+
+impl MemcachedStore {
+    /// The session inside an entry, or an empty one (logged) when its
+    /// signature or JSON is bad, as Django's `decode` does; the key is kept.
+    fn decode(&self, key: &str, signed: &[u8], now: OffsetDateTime) -> SessionMap {
+        // No max_age on the signature: the entry's expiry decides.
+        let decoded = std::str::from_utf8(signed)
+            .ok()
+            .and_then(|text| self.codec.decode(text, None, now).ok());
+        match decoded {
+            Some(decoded) => decoded.data,
+            None => {
+                tracing::warn!(
+                    session = %key::log_tag(key),
+                    "session data corrupted: loading it as an empty session"
+                );
+                SessionMap::new()
+            }
+        }
+    }
+
+    /// The outcome of a save whose version this engine never made: it can
+    /// match nothing, so only whether there is an entry matters.
+    async fn unmatched(&self, full_key: &str) -> Result<SaveOutcome, StoreError> {
+        Ok(match self.server.get(full_key).await? {
+            Some(_) => SaveOutcome::Conflict,
+            None => SaveOutcome::Gone,
+        })
+    }
+
+    /// Writes `value` (or deletes, for an expired record) if the entry still
+    /// has the unique `cas`.
+    async fn write_if(&self, full_key: &str, write: &Write, cas: u64) -> Result<Reply, StoreError> {
+        match write {
+            Write::Value { bytes, exptime } => {
+                let reply = self
+                    .server
+                    .set(full_key, bytes, *exptime, Mode::Cas(cas))
+                    .await?;
+                too_large(reply, bytes.len())
+            }
+            Write::Delete => self.server.delete(full_key, Some(cas)).await,
+        }
+    }
+}
+
+/// What a save or touch puts in place of the current entry.
+enum Write {
+    Value {
+        bytes: Vec<u8>,
+        exptime: i64,
+    },
+    /// The new expiry has passed: the entry goes.
+    Delete,
+}
+
+impl Write {
+    fn new(expires_at: OffsetDateTime, signed: &[u8], now: OffsetDateTime) -> Self {
+        match entry::exptime(expires_at, now, wall_clock()) {
+            Some(exptime) => Self::Value {
+                bytes: entry::encode(expires_at, signed),
+                exptime,
+            },
+            None => Self::Delete,
+        }
+    }
+}
+
+/// The real clock's Unix time, which memcached's absolute TTLs count on.
+fn wall_clock() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Turns a server's size refusal into [`StoreError::TooLarge`].
+fn too_large(reply: Reply, size: usize) -> Result<Reply, StoreError> {
+    match reply {
+        Reply::TooLarge => Err(StoreError::TooLarge {
+            size,
+            limit: DEFAULT_ITEM_LIMIT,
+        }),
+        other => Ok(other),
+    }
+}
+
+/// A reply the command cannot have, as an error.
+fn unexpected(command: &'static str, reply: &Reply) -> StoreError {
+    StoreError::Backend(Box::new(Unexpected {
+        command,
+        reply: format!("{reply:?}"),
+    }))
+}
+
+/// Whether an entry read back is still live at `now`. One whose expiry is
+/// unreadable is live as long as memcached keeps it.
+fn live(item: &Item, now: OffsetDateTime) -> bool {
+    entry::parse(&item.value).expires_at.is_none_or(|t| t > now)
+}
+
+#[async_trait]
+impl SessionStore for MemcachedStore {
+    fn accepts(&self, cookie_value: &str) -> bool {
+        key::is_valid_key(cookie_value)
+    }
+
+    async fn load(&self, key: &str, now: OffsetDateTime) -> Result<Option<Loaded>, StoreError> {
+        let Some(item) = self.server.get(&self.full_key(key)).await? else {
+            return Ok(None);
+        };
+        let entry = entry::parse(&item.value);
+        let expires_at = match entry.expires_at {
+            Some(t) => t,
+            None => {
+                tracing::warn!(
+                    session = %key::log_tag(key),
+                    "memcached entry without a readable expiry: loading it as an empty session"
+                );
+                entry::fallback_expiry(item.ttl, now)
+            }
+        };
+        if expires_at <= now {
+            // Memcached drops it at its TTL, a second or so later.
+            return Ok(None);
+        }
+        let data = match entry.expires_at {
+            Some(_) => self.decode(key, entry.signed, now),
+            None => SessionMap::new(),
+        };
+        Ok(Some(Loaded {
+            record: Record::new(data, expires_at),
+            version: Token::new(item.cas, entry.signed).to_version(),
+        }))
+    }
+
+    async fn create(&self, record: &Record, now: OffsetDateTime) -> Result<Saved, StoreError> {
+        let signed = self.codec.encode(&record.data, now);
+        let write = Write::new(record.expires_at, signed.as_bytes(), now);
+        let Write::Value { bytes, exptime } = write else {
+            // Already expired: there is nothing to keep, and the key will
+            // never load. Nothing is written.
+            return Ok(Saved {
+                cookie_value: key::generate_key(),
+                version: Token::new(0, signed.as_bytes()).to_version(),
+            });
+        };
+        for _ in 0..CREATE_ATTEMPTS {
+            let key = key::generate_key();
+            let reply = self
+                .server
+                .set(&self.full_key(&key), &bytes, exptime, Mode::Add)
+                .await?;
+            match too_large(reply, bytes.len())? {
+                Reply::Done { cas } => {
+                    return Ok(Saved {
+                        cookie_value: key,
+                        version: Token::new(cas, signed.as_bytes()).to_version(),
+                    })
+                }
+                Reply::NotStored | Reply::Exists => {
+                    tracing::warn!(session = %key::log_tag(&key), "session key collision; retrying");
+                }
+                other @ (Reply::NotFound | Reply::TooLarge) => {
+                    return Err(unexpected("ms (add)", &other))
+                }
+            }
+        }
+        Err(StoreError::Backend(Box::new(NoFreeKey {
+            attempts: CREATE_ATTEMPTS,
+        })))
+    }
+
+    async fn save(
+        &self,
+        key: &str,
+        record: &Record,
+        expected: &Version,
+        now: OffsetDateTime,
+    ) -> Result<SaveOutcome, StoreError> {
+        let full_key = self.full_key(key);
+        let Some(expected) = Token::from_version(expected) else {
+            return self.unmatched(&full_key).await;
+        };
+        let signed = self.codec.encode(&record.data, now);
+        let write = Write::new(record.expires_at, signed.as_bytes(), now);
+        let saved = |cas| {
+            SaveOutcome::Saved(Saved {
+                cookie_value: key.to_owned(),
+                version: Token::new(cas, signed.as_bytes()).to_version(),
+            })
+        };
+
+        // 0: the unique is unknown (a version from a write that did not get
+        // one back); go straight to comparing the session.
+        let mut cas = expected.cas;
+        for _ in 0..UNIQUE_CHASES {
+            if cas != 0 {
+                match self.write_if(&full_key, &write, cas).await? {
+                    Reply::Done { cas } => return Ok(saved(cas)),
+                    Reply::NotFound => return Ok(SaveOutcome::Gone),
+                    Reply::Exists => {}
+                    other => return Err(unexpected("ms (cas)", &other)),
+                }
+            }
+            // The unique moved. If only the expiry did (a touch), the session
+            // is still the one the caller loaded and the save may go ahead.
+            let Some(item) = self.server.get(&full_key).await? else {
+                return Ok(SaveOutcome::Gone);
+            };
+            if !live(&item, now) {
+                return Ok(SaveOutcome::Gone);
+            }
+            if entry::digest(entry::parse(&item.value).signed) != expected.digest {
+                return Ok(SaveOutcome::Conflict);
+            }
+            cas = item.cas;
+        }
+        // Still racing with writers of the same session: let the caller
+        // reload and retry.
+        Ok(SaveOutcome::Conflict)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match self.server.delete(&self.full_key(key), None).await? {
+            Reply::Done { .. } | Reply::NotFound => Ok(()),
+            other => Err(unexpected("md", &other)),
+        }
+    }
+
+    async fn clear_expired(&self, _now: OffsetDateTime) -> Result<u64, StoreError> {
+        // Memcached drops entries at their TTL by itself.
+        Ok(0)
+    }
+
+    async fn touch(
+        &self,
+        key: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let full_key = self.full_key(key);
+        for _ in 0..UNIQUE_CHASES {
+            let Some(item) = self.server.get(&full_key).await? else {
+                return Ok(false);
+            };
+            if !live(&item, now) {
+                return Ok(false);
+            }
+            // The expiry lives in the value, so a touch rewrites the entry
+            // with the same signed bytes; memcached's own `touch` would move
+            // only the TTL.
+            let write = Write::new(expires_at, entry::parse(&item.value).signed, now);
+            match self.write_if(&full_key, &write, item.cas).await? {
+                Reply::Done { .. } => return Ok(true),
+                Reply::NotFound => return Ok(false),
+                Reply::Exists => {}
+                other => return Err(unexpected("ms (touch)", &other)),
+            }
+        }
+        // Writers kept winning; each wrote its own expiry, which wins over a
+        // touch anyway. The record is live.
+        Ok(true)
+    }
+}
