@@ -1,3 +1,24 @@
-//! Being written.
+//! The file engine's load + compare-and-set save round trip, on a temp
+//! directory (see `common::round_trip`). Run it beside `stores` for a
+//! same-run comparison with the in-process and SQLite engines.
+// `criterion_group!` expands to an undocumented `pub fn`.
 #![allow(missing_docs)]
-fn main() {}
+
+use std::sync::Arc;
+
+mod common;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use sessionkit::store::file::FileStore;
+
+/// Django's file layout in a fresh temp directory (on this machine's temp
+/// file system), as `FileStore::new` opens it.
+fn file(c: &mut Criterion) {
+    let dir = tempfile::TempDir::new().expect("a temp dir");
+    let store = FileStore::new(dir.path(), common::codec()).expect("open the directory");
+    let rt = common::runtime();
+    common::round_trip(c, &rt, "file", Arc::new(store));
+}
+
+criterion_group!(benches, file);
+criterion_main!(benches);

@@ -1,0 +1,379 @@
+//! The blocking file operations behind [`FileStore`](super::FileStore); the
+//! store runs each one on tokio's blocking pool.
+//!
+//! Every write happens under the key's stripe lock ([`super::lock`]) and
+//! goes through a temp file renamed over the target, so readers never take
+//! a lock and never see half a file.
+
+use std::fs::{self, File, OpenOptions, ReadDir};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use tempfile::NamedTempFile;
+use time::OffsetDateTime;
+
+use super::error::{scrub, time_out_of_range};
+use super::expiry::{from_system, to_system, Rule};
+use super::lock::Locks;
+use super::names::Prefix;
+use crate::key;
+use crate::signing::Codec;
+use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionMap, Version};
+
+/// How many fresh keys `create` tries before giving up.
+pub(super) const CREATE_ATTEMPTS: usize = 10;
+
+/// One session directory and how its files are named, signed and expired.
+pub(super) struct Disk {
+    dir: PathBuf,
+    prefix: Prefix,
+    cookie_age: i64,
+    codec: Codec,
+    locks: Locks,
+}
+
+/// A session file as read: its bytes (the version), its mtime, and the
+/// open file (a touch sets the mtime through it).
+struct Stored {
+    file: File,
+    content: Vec<u8>,
+    mtime: SystemTime,
+}
+
+/// A session file decoded.
+struct Session {
+    data: SessionMap,
+    rule: Rule,
+    /// `None` when the mtime is beyond what a date can hold: nothing then
+    /// says the session is live, so it is treated as expired (and kept for
+    /// an operator to look at).
+    expires_at: Option<OffsetDateTime>,
+}
+
+impl Session {
+    fn is_live(&self, now: OffsetDateTime) -> bool {
+        self.expires_at.is_some_and(|at| at > now)
+    }
+
+    fn is_expired(&self, now: OffsetDateTime) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+}
+
+impl Disk {
+    pub(super) fn new(dir: PathBuf, prefix: Prefix, cookie_age: i64, codec: Codec) -> Self {
+        let locks = Locks::new(&dir);
+        Self {
+            dir,
+            prefix,
+            cookie_age,
+            codec,
+            locks,
+        }
+    }
+
+    pub(super) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub(super) fn prefix(&self) -> &str {
+        self.prefix.as_str()
+    }
+
+    pub(super) fn cookie_age(&self) -> i64 {
+        self.cookie_age
+    }
+
+    pub(super) fn codec(&self) -> &Codec {
+        &self.codec
+    }
+
+    /// The mtime to write `record` with (see [`super::expiry`]).
+    pub(super) fn mtime_for(&self, record: &Record, now: OffsetDateTime) -> io::Result<SystemTime> {
+        Rule::of(&record.data, self.cookie_age)
+            .mtime_for(record.expires_at, now)
+            .and_then(to_system)
+            .ok_or_else(time_out_of_range)
+    }
+
+    pub(super) fn load(&self, key: &str, now: OffsetDateTime) -> io::Result<Option<Loaded>> {
+        let path = self.path(key)?;
+        let Some(stored) = self.read(&path, false)? else {
+            return Ok(None);
+        };
+        let session = self.decode(key, &stored, now, true);
+        match session.expires_at {
+            Some(expires_at) if expires_at > now => Ok(Some(Loaded {
+                record: Record::new(session.data, expires_at),
+                version: Version::new(stored.content),
+            })),
+            Some(_) => {
+                drop(stored);
+                // Django deletes an expired session file when it meets one.
+                if let Err(e) = self.remove_if_expired(key, now) {
+                    tracing::warn!(
+                        session = %key::log_tag(key),
+                        error = %e,
+                        "could not delete an expired session file"
+                    );
+                }
+                Ok(None)
+            }
+            None => {
+                tracing::warn!(
+                    session = %key::log_tag(key),
+                    "session file mtime out of range: treating the session as expired"
+                );
+                Ok(None)
+            }
+        }
+    }
+
+    /// Writes `content` under a fresh key, never over an existing file.
+    pub(super) fn create(&self, content: String, mtime: SystemTime) -> io::Result<Option<Saved>> {
+        let mut key = key::generate_key();
+        let mut temp = self.write_temp(&key, content.as_bytes(), mtime)?;
+        for _ in 0..CREATE_ATTEMPTS {
+            // Atomic insert-if-absent (renameat2 NOREPLACE, or link + unlink).
+            match temp.persist_noclobber(self.path(&key)?) {
+                Ok(_) => {
+                    return Ok(Some(Saved {
+                        cookie_value: key,
+                        version: Version::new(content),
+                    }))
+                }
+                Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
+                    tracing::warn!(session = %key::log_tag(&key), "session key collision; retrying");
+                    temp = e.file;
+                    key = key::generate_key();
+                }
+                Err(e) => return Err(scrub(e.error)),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Replaces `key`'s file with `content` if it still holds `expected`.
+    pub(super) fn save(
+        &self,
+        key: &str,
+        content: String,
+        mtime: SystemTime,
+        expected: &[u8],
+        now: OffsetDateTime,
+    ) -> io::Result<SaveOutcome> {
+        let path = self.path(key)?;
+        let _held = self.locks.lock(key)?;
+        let Some(stored) = self.read(&path, false)? else {
+            return Ok(SaveOutcome::Gone);
+        };
+        if stored.content != expected {
+            return Ok(SaveOutcome::Conflict);
+        }
+        let session = self.decode(key, &stored, now, false);
+        drop(stored);
+        if !session.is_live(now) {
+            // Expired meanwhile: never brought back by a save.
+            if session.is_expired(now) {
+                remove(&path)?;
+            }
+            return Ok(SaveOutcome::Gone);
+        }
+        let temp = self.write_temp(key, content.as_bytes(), mtime)?;
+        temp.persist(&path).map_err(|e| scrub(e.error))?;
+        Ok(SaveOutcome::Saved(Saved {
+            cookie_value: key.to_owned(),
+            version: Version::new(content),
+        }))
+    }
+
+    pub(super) fn delete(&self, key: &str) -> io::Result<()> {
+        let path = self.path(key)?;
+        // Under the lock, so a save that read the file before the delete
+        // cannot rename it back into place after.
+        let _held = self.locks.lock(key)?;
+        remove(&path)
+    }
+
+    /// Sets the mtime so the session expires at `expires_at`. The content,
+    /// and so the version, stays. A session whose expiry is an absolute
+    /// `_session_expiry` date keeps it: that date is inside the signed data,
+    /// which only a save may change.
+    pub(super) fn touch(
+        &self,
+        key: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> io::Result<bool> {
+        let path = self.path(key)?;
+        let _held = self.locks.lock(key)?;
+        let Some(stored) = self.read(&path, true)? else {
+            return Ok(false);
+        };
+        let session = self.decode(key, &stored, now, false);
+        if !session.is_live(now) {
+            return Ok(false);
+        }
+        if let Rule::AfterMtime(_) = session.rule {
+            let mtime = session
+                .rule
+                .mtime_for(expires_at, now)
+                .and_then(to_system)
+                .ok_or_else(time_out_of_range)?;
+            stored.file.set_modified(mtime)?;
+        }
+        Ok(true)
+    }
+
+    pub(super) fn entries(&self) -> io::Result<ReadDir> {
+        fs::read_dir(&self.dir)
+    }
+
+    /// Goes through at most `limit` more directory entries, deleting the
+    /// expired session files among them. Returns how many it deleted and
+    /// whether the listing is done.
+    ///
+    /// Only names `prefix + [a-z0-9]{8,40}` are looked at: temp files, the
+    /// lock directory and foreign files are passed over. A file that cannot
+    /// be read is skipped with a warning, as Django skips it.
+    pub(super) fn clear_some(
+        &self,
+        entries: &mut ReadDir,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> io::Result<(u64, bool)> {
+        let mut removed = 0;
+        for _ in 0..limit {
+            let Some(entry) = entries.next() else {
+                return Ok((removed, true));
+            };
+            let name = entry?.file_name();
+            let Some(key) = name.to_str().and_then(|n| self.prefix.key_of(n)) else {
+                continue;
+            };
+            match self.remove_if_expired(key, now) {
+                Ok(true) => removed += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    // The directory itself gone is the store's failure, not the file's.
+                    fs::metadata(&self.dir)?;
+                    tracing::warn!(
+                        session = %key::log_tag(key),
+                        error = %e,
+                        "could not clear a session file; skipping it"
+                    );
+                }
+            }
+        }
+        Ok((removed, false))
+    }
+
+    /// Deletes `key`'s file if it is expired at `now`. Checked again under
+    /// the lock, so a file a save has just rewritten is never deleted.
+    fn remove_if_expired(&self, key: &str, now: OffsetDateTime) -> io::Result<bool> {
+        let path = self.path(key)?;
+        let _held = self.locks.lock(key)?;
+        let Some(stored) = self.read(&path, false)? else {
+            return Ok(false);
+        };
+        let expired = self.decode(key, &stored, now, false).is_expired(now);
+        drop(stored);
+        if expired {
+            remove(&path)?;
+        }
+        Ok(expired)
+    }
+
+    /// The path of `key`'s file. Callers only pass accepted keys; this is the
+    /// second line of defence, so no other string ever becomes a path.
+    fn path(&self, key: &str) -> io::Result<PathBuf> {
+        self.prefix
+            .path(&self.dir, key)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a session key"))
+    }
+
+    /// Reads a session file; `None` when there is none. A missing directory
+    /// is an error, not a missing session: a store that is down must not
+    /// look like a logout.
+    fn read(&self, path: &Path, writable: bool) -> io::Result<Option<Stored>> {
+        let opened = OpenOptions::new().read(true).write(writable).open(path);
+        let mut file = match opened {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::metadata(&self.dir)?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let meta = file.metadata()?;
+        let mut content = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+        file.read_to_end(&mut content)?;
+        Ok(Some(Stored {
+            file,
+            content,
+            mtime: meta.modified()?,
+        }))
+    }
+
+    /// Decodes a file and works out its expiry. A bad signature, a key we do
+    /// not hold, bad JSON or non-ASCII bytes give an empty dict that keeps the
+    /// key, as Django's `decode` does ("Session data corrupted"). An empty
+    /// file is Django's placeholder between its create and its write: empty,
+    /// not corrupt.
+    fn decode(&self, key: &str, stored: &Stored, now: OffsetDateTime, log: bool) -> Session {
+        let data = if stored.content.is_empty() {
+            SessionMap::new()
+        } else {
+            // Like the db engine: no max_age on the signature, expiry decides.
+            let decoded = std::str::from_utf8(&stored.content)
+                .ok()
+                .and_then(|text| self.codec.decode(text, None, now).ok());
+            match decoded {
+                Some(decoded) => decoded.data,
+                None => {
+                    if log {
+                        tracing::warn!(
+                            session = %key::log_tag(key),
+                            "session data corrupted: loading it as an empty session"
+                        );
+                    }
+                    SessionMap::new()
+                }
+            }
+        };
+        let rule = Rule::of(&data, self.cookie_age);
+        let expires_at = from_system(stored.mtime).and_then(|mtime| rule.deadline(mtime));
+        Session {
+            data,
+            rule,
+            expires_at,
+        }
+    }
+
+    /// A temp file beside the target, named as Django names its own
+    /// (`<file name>_out_<random>`), mode 0600, holding `content` with its mtime set.
+    fn write_temp(
+        &self,
+        key: &str,
+        content: &[u8],
+        mtime: SystemTime,
+    ) -> io::Result<NamedTempFile> {
+        let mut temp = tempfile::Builder::new()
+            .prefix(&format!("{}_out_", self.prefix.file_name(key)))
+            .rand_bytes(8)
+            .tempfile_in(&self.dir)
+            .map_err(scrub)?;
+        // Through the plain `File`: its errors carry no path.
+        temp.as_file_mut().write_all(content)?;
+        temp.as_file().set_modified(mtime)?;
+        Ok(temp)
+    }
+}
+
+fn remove(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}

@@ -1,0 +1,339 @@
+//! The `file` engine: one file per session in a directory, shared file for
+//! file with Django's `django.contrib.sessions.backends.file`.
+//!
+//! # Files
+//!
+//! A session's file is named `SESSION_COOKIE_NAME + session_key` (no
+//! extension: `sessionid4f…`) and holds Django's signed session, salt
+//! `django.contrib.sessions.SessionStore`, as ASCII without a trailing
+//! newline; mode 0600. Only session keys (`[a-z0-9]{8,40}`) ever become file
+//! names, so no cookie value can reach a path outside the directory.
+//!
+//! Writes go to a temp file beside the target (Django's
+//! `<file name>_out_<random>`, mode 0600) that is renamed over it: a reader
+//! sees the old file or the new one, never half of one, and a failed write
+//! leaves the old file as it was. Files are **not** fsynced, as Django's are
+//! not: a process crash loses nothing that was saved, a power loss may lose
+//! the latest saves (so may the SQLite engine with `synchronous=NORMAL`);
+//! a flush to disk on every request is a high price for replaceable data.
+//!
+//! # Compare-and-set
+//!
+//! A session's version is its file's content. A save takes an exclusive
+//! `flock` on the key's lock file, reads the file, compares, writes and
+//! renames, and unlocks: exact across threads and processes on one machine
+//! (and on file systems where `flock` is shared, such as NFSv4). Keys share
+//! 64 lock files in the hidden subdirectory `.sessionkit-locks`, so lock
+//! files never pile up. Loads take no lock. Creating is a rename that never
+//! replaces (`renameat2` `RENAME_NOREPLACE`, or link + unlink).
+//!
+//! # Expiry
+//!
+//! Django's file engine stores no expiry: it derives one at load from
+//! `_session_expiry` in the data or from the file's mtime. So does this store:
+//!
+//! | `_session_expiry` | expires at | Django |
+//! |---|---|---|
+//! | absent, `0`, `null` | mtime + cookie age | same |
+//! | an ISO date string | that date | same |
+//! | an integer `n` | mtime + `n` seconds | **never** (spec §10) |
+//!
+//! The integer row is the one deliberate difference: Django's `get_expiry_age`
+//! returns the integer itself, so its file sessions with `set_expiry(600)`
+//! never expire server-side; here they expire 600 s after their last save.
+//!
+//! Each file is written with the mtime that makes this rule give back the
+//! record's `expires_at` (the save time, when the session layer and the store
+//! agree on the cookie age), so what a save writes is what a load returns,
+//! to the nanosecond on file systems that keep nanosecond mtimes (ext4, XFS,
+//! btrfs, tmpfs, APFS); coarser ones round it. The cookie age
+//! ([`FileOptions::cookie_age`]) only matters for files Django wrote or will
+//! read: set it to Django's `SESSION_COOKIE_AGE`.
+//!
+//! An expired file is deleted when a load meets it, as Django does, and by
+//! [`clear_expired`](SessionStore::clear_expired), which goes through the
+//! directory in batches and looks only at names `prefix + [a-z0-9]{8,40}`.
+//! [`touch`](SessionStore::touch) sets the mtime; a session whose
+//! `_session_expiry` is a date keeps that date, which is part of its signed data.
+//!
+//! # Where to put it
+//!
+//! Use a directory of its own, writable only by the service (and the Django
+//! app sharing it). [`FileStore::temp_dir`] is Django's default
+//! (`tempfile.gettempdir()`), but a shared `/tmp` lets other local users
+//! create files (lock files included) where the store expects its own.
+//! Temp files of a process killed mid-write are not cleaned up.
+//!
+//! ```
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use sessionkit::signing::{Codec, Keys, SecretKey};
+//! use sessionkit::store::file::{FileOptions, FileStore};
+//! use sessionkit::store::{Record, SessionMap, SessionStore};
+//! use time::{Duration, OffsetDateTime};
+//!
+//! let keys = Keys::new(SecretKey::new("a long random secret shared with Django"), vec![]);
+//! let dir = tempfile::tempdir()?;
+//! let store = FileStore::with_options(
+//!     dir.path(),
+//!     Codec::sessions(&keys),
+//!     FileOptions::new().prefix("sessionid").cookie_age(1_209_600),
+//! )?;
+//!
+//! let now = OffsetDateTime::now_utc();
+//! let saved = store.create(&Record::new(SessionMap::new(), now + Duration::weeks(2)), now).await?;
+//! assert!(dir.path().join(format!("sessionid{}", saved.cookie_value)).is_file());
+//! # Ok(()) }
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(demo()).unwrap();
+//! ```
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::error::StoreError;
+use crate::key;
+use crate::signing::Codec;
+use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionStore, Version};
+
+mod disk;
+mod error;
+mod expiry;
+mod lock;
+mod names;
+
+use disk::Disk;
+use error::{from_io, from_join, NoFreeKey};
+use names::Prefix;
+
+/// Directory entries `clear_expired` handles per blocking task.
+const CLEAR_BATCH: usize = 1000;
+
+/// Django's `SESSION_COOKIE_AGE` default: two weeks, in seconds.
+const DEFAULT_COOKIE_AGE: i64 = 1_209_600;
+
+/// Options for a [`FileStore`].
+#[derive(Clone, Debug)]
+pub struct FileOptions {
+    prefix: String,
+    cookie_age: i64,
+}
+
+impl FileOptions {
+    /// Django's defaults: the prefix `sessionid`, a cookie age of two weeks.
+    pub fn new() -> Self {
+        Self {
+            prefix: names::DEFAULT_PREFIX.to_owned(),
+            cookie_age: DEFAULT_COOKIE_AGE,
+        }
+    }
+
+    /// The file-name prefix: Django's `SESSION_COOKIE_NAME`. It must be 1 to
+    /// 128 characters of a cookie name (letters, digits, ``!#$%&'*+-.^_`|~``),
+    /// checked when the store is built ([`StoreError::Config`] otherwise).
+    pub fn prefix(mut self, cookie_name: impl Into<String>) -> Self {
+        self.prefix = cookie_name.into();
+        self
+    }
+
+    /// Django's `SESSION_COOKIE_AGE` in seconds: how long after its last
+    /// save a session without a custom expiry lives (see the module docs).
+    pub fn cookie_age(mut self, seconds: i64) -> Self {
+        self.cookie_age = seconds;
+        self
+    }
+}
+
+impl Default for FileOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Django's file session engine: one file per session in a directory.
+///
+/// Cheap to clone; clones share their configuration. Any number of stores,
+/// in any number of processes, may use one directory at once.
+#[derive(Clone)]
+pub struct FileStore {
+    disk: Arc<Disk>,
+}
+
+impl FileStore {
+    /// A store in `dir` with Django's defaults ([`FileOptions::new`]).
+    ///
+    /// # Errors
+    /// [`StoreError::Config`] when `dir` is not an existing directory (Django's
+    /// `ImproperlyConfigured`); it is never created.
+    pub fn new(dir: impl Into<PathBuf>, codec: Codec) -> Result<Self, StoreError> {
+        Self::with_options(dir, codec, FileOptions::new())
+    }
+
+    /// A store in the system's temp directory, Django's default
+    /// `SESSION_FILE_PATH` (see the module docs on sharing it).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn temp_dir(codec: Codec) -> Result<Self, StoreError> {
+        Self::new(std::env::temp_dir(), codec)
+    }
+
+    /// [`new`](Self::new) with options (the cookie name, the cookie age).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new), and [`StoreError::Config`] for a prefix that is
+    /// not a cookie name.
+    pub fn with_options(
+        dir: impl Into<PathBuf>,
+        codec: Codec,
+        options: FileOptions,
+    ) -> Result<Self, StoreError> {
+        let dir = dir.into();
+        let prefix = Prefix::new(options.prefix)?;
+        if !dir.is_dir() {
+            return Err(StoreError::Config(format!(
+                "the session directory {} does not exist or is not a directory",
+                dir.display()
+            )));
+        }
+        Ok(Self {
+            disk: Arc::new(Disk::new(dir, prefix, options.cookie_age, codec)),
+        })
+    }
+
+    /// The session directory.
+    pub fn dir(&self) -> &Path {
+        self.disk.dir()
+    }
+
+    /// The file-name prefix (the cookie name).
+    pub fn prefix(&self) -> &str {
+        self.disk.prefix()
+    }
+
+    /// Runs blocking file work off the async runtime's worker threads. Outside
+    /// a tokio runtime there is no pool to hand it to: it runs in place.
+    async fn blocking<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Disk) -> io::Result<T> + Send + 'static,
+    {
+        let disk = Arc::clone(&self.disk);
+        let result = match tokio::runtime::Handle::try_current() {
+            Ok(handle) => handle
+                .spawn_blocking(move || work(&disk))
+                .await
+                .map_err(from_join)?,
+            Err(_) => work(&disk),
+        };
+        result.map_err(from_io)
+    }
+
+    fn mtime_for(
+        &self,
+        record: &Record,
+        now: OffsetDateTime,
+    ) -> Result<std::time::SystemTime, StoreError> {
+        self.disk.mtime_for(record, now).map_err(from_io)
+    }
+}
+
+impl fmt::Debug for FileStore {
+    // No keys or secrets: the directory and naming only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileStore")
+            .field("dir", &self.disk.dir())
+            .field("prefix", &self.disk.prefix())
+            .field("cookie_age", &self.disk.cookie_age())
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl SessionStore for FileStore {
+    fn accepts(&self, cookie_value: &str) -> bool {
+        key::is_valid_key(cookie_value)
+    }
+
+    async fn load(&self, key: &str, now: OffsetDateTime) -> Result<Option<Loaded>, StoreError> {
+        if !key::is_valid_key(key) {
+            return Ok(None);
+        }
+        let key = key.to_owned();
+        self.blocking(move |disk| disk.load(&key, now)).await
+    }
+
+    async fn create(&self, record: &Record, now: OffsetDateTime) -> Result<Saved, StoreError> {
+        let content = self.disk.codec().encode(&record.data, now);
+        let mtime = self.mtime_for(record, now)?;
+        self.blocking(move |disk| disk.create(content, mtime))
+            .await?
+            .ok_or_else(|| {
+                StoreError::Backend(Box::new(NoFreeKey {
+                    attempts: disk::CREATE_ATTEMPTS,
+                }))
+            })
+    }
+
+    async fn save(
+        &self,
+        key: &str,
+        record: &Record,
+        expected: &Version,
+        now: OffsetDateTime,
+    ) -> Result<SaveOutcome, StoreError> {
+        if !key::is_valid_key(key) {
+            return Ok(SaveOutcome::Gone);
+        }
+        let content = self.disk.codec().encode(&record.data, now);
+        let mtime = self.mtime_for(record, now)?;
+        let (key, expected) = (key.to_owned(), expected.as_bytes().to_vec());
+        self.blocking(move |disk| disk.save(&key, content, mtime, &expected, now))
+            .await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        if !key::is_valid_key(key) {
+            return Ok(());
+        }
+        let key = key.to_owned();
+        self.blocking(move |disk| disk.delete(&key)).await
+    }
+
+    async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        // The listing streams through batches, one blocking task each, so
+        // neither memory nor a blocking thread is held by a huge directory.
+        let mut entries = self.blocking(|disk| disk.entries()).await?;
+        let mut total = 0;
+        loop {
+            let (rest, removed, done) = self
+                .blocking(move |disk| {
+                    let (removed, done) = disk.clear_some(&mut entries, now, CLEAR_BATCH)?;
+                    Ok((entries, removed, done))
+                })
+                .await?;
+            total += removed;
+            if done {
+                return Ok(total);
+            }
+            entries = rest;
+        }
+    }
+
+    async fn touch(
+        &self,
+        key: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        if !key::is_valid_key(key) {
+            return Ok(false);
+        }
+        let key = key.to_owned();
+        self.blocking(move |disk| disk.touch(&key, expires_at, now))
+            .await
+    }
+}
