@@ -10,68 +10,165 @@ use super::SessionStore;
 
 /// Opens the engine `store` names, signing with `session`'s keys.
 ///
+/// | `SESSION_ENGINE` | what it opens |
+/// |---|---|
+/// | `db` | `SESSION_DB_URL`: `sqlite://`, `postgres://`, `mysql://` (table `SESSION_DB_TABLE`) |
+/// | `cache` | `SESSION_CACHE_URL`: `memory://`, `redis://`, `redis+cluster://h:p,h:p`, `memcache://` (key prefix `SESSION_CACHE_KEY_PREFIX`) |
+/// | `cached_db` | an in-process cache (`memory://`) in front of the `db` engine |
+/// | `file` | `SESSION_FILE_PATH` (default: the system temp dir), files named cookie name + key |
+/// | `signed_cookies` | no server store: the session is the cookie |
+///
 /// # Errors
 /// [`StoreError::Config`] for an engine or URL this build cannot serve (its
-/// cargo feature is off, or the engine is not available yet), and the engine's
-/// own errors when its server or file cannot be opened.
+/// cargo feature is off), and the engine's own errors when its server or
+/// directory cannot be opened.
 pub async fn open(
     store: &StoreConfig,
     session: &SessionConfig,
 ) -> Result<Arc<dyn SessionStore>, StoreError> {
     match store.engine {
         Engine::Db => open_db(store, session).await,
-        Engine::Cache => open_cache(store),
-        Engine::SignedCookies => Ok(Arc::new(super::signed_cookies::SignedCookieStore::new(session))),
-        other => Err(StoreError::Config(format!(
-            "SESSION_ENGINE={other} is not available in this version of sessionkit"
+        Engine::Cache => open_cache(store, session).await,
+        Engine::CachedDb => open_cached_db(store, session).await,
+        Engine::File => open_file(store, session),
+        Engine::SignedCookies => Ok(Arc::new(super::signed_cookies::SignedCookieStore::new(
+            session,
         ))),
     }
+}
+
+fn scheme(url: &str) -> &str {
+    url.split_once(':').map_or("", |(s, _)| s)
+}
+
+fn unsupported(variable: &str, scheme: &str, enabled: &[(&str, bool)]) -> StoreError {
+    let on: Vec<&str> = enabled
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(n, _)| *n)
+        .collect();
+    StoreError::Config(format!(
+        "{variable} scheme {scheme:?} is not supported by this build (enabled: {})",
+        if on.is_empty() {
+            "none".to_owned()
+        } else {
+            on.join(", ")
+        }
+    ))
 }
 
 async fn open_db(
     store: &StoreConfig,
     session: &SessionConfig,
 ) -> Result<Arc<dyn SessionStore>, StoreError> {
-    let scheme = store.db_url.split_once(':').map_or("", |(s, _)| s);
-    match scheme {
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+    let options = super::db::DbOptions::new().table(store.table.clone());
+    let url = store.db_url.as_str();
+    match scheme(url) {
         #[cfg(feature = "sqlite")]
-        "sqlite" => {
-            let options = super::db::DbOptions::new().table(store.table.clone());
-            Ok(Arc::new(
-                super::db::DbStore::sqlite_with(&store.db_url, session.codec(), options).await?,
+        "sqlite" => Ok(Arc::new(
+            super::db::DbStore::sqlite_with(url, session.codec(), options).await?,
+        )),
+        #[cfg(feature = "postgres")]
+        "postgres" | "postgresql" => Ok(Arc::new(
+            super::db::DbStore::postgres_with(url, session.codec(), options).await?,
+        )),
+        #[cfg(feature = "mysql")]
+        "mysql" | "mariadb" => Ok(Arc::new(
+            super::db::DbStore::mysql_with(url, session.codec(), options).await?,
+        )),
+        other => {
+            let _ = session;
+            Err(unsupported(
+                "SESSION_DB_URL",
+                other,
+                &[
+                    ("sqlite", cfg!(feature = "sqlite")),
+                    ("postgres", cfg!(feature = "postgres")),
+                    ("mysql", cfg!(feature = "mysql")),
+                ],
             ))
         }
-        _ => {
+    }
+}
+
+async fn open_cache(
+    store: &StoreConfig,
+    session: &SessionConfig,
+) -> Result<Arc<dyn SessionStore>, StoreError> {
+    let url = store.cache_url.as_str();
+    match scheme(url) {
+        #[cfg(feature = "memory")]
+        "memory" => Ok(Arc::new(super::memory::MemoryStore::new())),
+        #[cfg(feature = "redis")]
+        "redis" | "redis+cluster" | "unix" => {
+            let s = super::redis::RedisStore::open(url, session.codec()).await?;
+            Ok(Arc::new(s.with_prefix(store.key_prefix.clone())))
+        }
+        #[cfg(feature = "memcached")]
+        "memcache" | "memcached" => {
+            let s = super::memcached::MemcachedStore::new(url, session.codec()).await?;
+            Ok(Arc::new(s.with_prefix(store.key_prefix.clone())?))
+        }
+        other => {
             let _ = session;
-            Err(StoreError::Config(format!(
-                "SESSION_DB_URL scheme {scheme:?} is not supported by this build (enabled: {})",
-                enabled(&[("sqlite", cfg!(feature = "sqlite"))])
-            )))
+            Err(unsupported(
+                "SESSION_CACHE_URL",
+                other,
+                &[
+                    ("memory", cfg!(feature = "memory")),
+                    ("redis", cfg!(feature = "redis")),
+                    ("memcached", cfg!(feature = "memcached")),
+                ],
+            ))
         }
     }
 }
 
-fn open_cache(store: &StoreConfig) -> Result<Arc<dyn SessionStore>, StoreError> {
-    let scheme = store.cache_url.split_once(':').map_or("", |(s, _)| s);
-    match scheme {
+async fn open_cached_db(
+    store: &StoreConfig,
+    session: &SessionConfig,
+) -> Result<Arc<dyn SessionStore>, StoreError> {
+    let db = open_db(store, session).await?;
+    match scheme(&store.cache_url) {
         #[cfg(feature = "memory")]
-        "memory" => Ok(Arc::new(super::memory::MemoryStore::new())),
-        _ => Err(StoreError::Config(format!(
-            "SESSION_CACHE_URL scheme {scheme:?} is not supported by this build (enabled: {})",
-            enabled(&[("memory", cfg!(feature = "memory"))])
+        "memory" => Ok(Arc::new(super::cached_db::CachedDbStore::new(
+            Arc::new(super::cached_db::MemoryCache::new()),
+            db,
         ))),
+        other => {
+            let _ = db;
+            Err(unsupported(
+                "SESSION_CACHE_URL (for cached_db)",
+                other,
+                &[("memory", cfg!(feature = "memory"))],
+            ))
+        }
     }
 }
 
-fn enabled(features: &[(&str, bool)]) -> String {
-    let on: Vec<&str> = features
-        .iter()
-        .filter(|(_, on)| *on)
-        .map(|(n, _)| *n)
-        .collect();
-    if on.is_empty() {
-        "none".to_owned()
-    } else {
-        on.join(", ")
+fn open_file(
+    store: &StoreConfig,
+    session: &SessionConfig,
+) -> Result<Arc<dyn SessionStore>, StoreError> {
+    #[cfg(feature = "file")]
+    {
+        use super::file::{FileOptions, FileStore};
+        let dir = store.file_path.clone().unwrap_or_else(std::env::temp_dir);
+        let options = FileOptions::new()
+            .prefix(session.cookie_name.clone())
+            .cookie_age(session.cookie_age);
+        Ok(Arc::new(FileStore::with_options(
+            dir,
+            session.codec(),
+            options,
+        )?))
+    }
+    #[cfg(not(feature = "file"))]
+    {
+        let _ = (store, session);
+        Err(StoreError::Config(
+            "SESSION_ENGINE=file needs sessionkit's `file` feature".to_owned(),
+        ))
     }
 }
