@@ -109,12 +109,13 @@ impl Harness {
             _db: db,
             _dir: dir,
         };
-        let creates_table = backend.is_db() && order == TableOrder::SessionkitFirst;
-        if !creates_table {
+        // Django migrates before sessionkit opens a `db` store that must find
+        // Django's table; otherwise opening first costs nothing (or is what
+        // creates `django_session`) and tells early whether the engine landed.
+        let django_first = backend.is_db() && order == TableOrder::DjangoFirst;
+        if django_first {
             harness.django.migrate(&harness.settings, false).await;
         }
-        // Does sessionkit serve this engine yet? (For SessionkitFirst this is
-        // also what creates `django_session`.)
         if let Err(e) = harness.try_open_store(&harness.settings).await {
             match e {
                 StoreError::Config(msg)
@@ -129,8 +130,13 @@ impl Harness {
                 ),
             }
         }
-        if creates_table {
-            harness.django.migrate(&harness.settings, true).await;
+        if !django_first {
+            // For a table sessionkit created: record Django's migration
+            // without re-creating it, as the README says.
+            harness
+                .django
+                .migrate(&harness.settings, backend.is_db())
+                .await;
         }
         Some(harness)
     }
