@@ -40,7 +40,7 @@ pub use open::open;
 pub type SessionMap = serde_json::Map<String, serde_json::Value>;
 
 /// A decoded session as a store keeps it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Record {
     /// The session dict.
     pub data: SessionMap,
@@ -52,6 +52,17 @@ impl Record {
     /// A record with the given data and expiry.
     pub fn new(data: SessionMap, expires_at: OffsetDateTime) -> Self {
         Self { data, expires_at }
+    }
+}
+
+impl fmt::Debug for Record {
+    // Session data can hold personal data and credentials: Debug shows its
+    // shape only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("keys", &self.data.len())
+            .field("expires_at", &self.expires_at)
+            .finish()
     }
 }
 
