@@ -9,8 +9,9 @@ from the same variables the Rust side reads:
   SESSION_ENGINE        db | file | signed_cookies | cache | cached_db, or Django's dotted path
   DATABASE_URL          sqlite:////abs/path | postgres://user[:pw]@host:port/name
                         | mysql://user[:pw]@host:port/name   (default: SQLite in this folder)
-  SESSION_FILE_PATH, SESSION_COOKIE_NAME, SESSION_COOKIE_AGE,
-  SESSION_EXPIRE_AT_BROWSER_CLOSE, SESSION_SAVE_EVERY_REQUEST
+  SESSION_FILE_PATH, SESSION_COOKIE_NAME, SESSION_COOKIE_AGE, SESSION_COOKIE_DOMAIN,
+  SESSION_COOKIE_PATH, SESSION_COOKIE_SECURE, SESSION_COOKIE_HTTPONLY,
+  SESSION_COOKIE_SAMESITE, SESSION_EXPIRE_AT_BROWSER_CLOSE, SESSION_SAVE_EVERY_REQUEST
 """
 import os
 from pathlib import Path
@@ -104,6 +105,13 @@ if os.environ.get("SESSION_FILE_PATH"):
     SESSION_FILE_PATH = os.environ["SESSION_FILE_PATH"]
 SESSION_COOKIE_NAME = os.environ.get("SESSION_COOKIE_NAME") or "sessionid"
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE") or 1209600)
+SESSION_COOKIE_DOMAIN = os.environ.get("SESSION_COOKIE_DOMAIN") or None
+SESSION_COOKIE_PATH = os.environ.get("SESSION_COOKIE_PATH") or "/"
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+SESSION_COOKIE_HTTPONLY = env_bool("SESSION_COOKIE_HTTPONLY", True)
+# "False" (any case) means no SameSite attribute, as sessionkit reads it.
+_samesite = os.environ.get("SESSION_COOKIE_SAMESITE") or "Lax"
+SESSION_COOKIE_SAMESITE = False if _samesite.lower() == "false" else _samesite
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", False)
 SESSION_SAVE_EVERY_REQUEST = env_bool("SESSION_SAVE_EVERY_REQUEST", False)
 

@@ -82,6 +82,16 @@ impl Harness {
     /// Sets the bed up, or returns `None` after printing why it is skipped
     /// (no venv, no server, or an engine sessionkit does not serve yet).
     pub async fn new(backend: Backend, order: TableOrder) -> Option<Self> {
+        Self::with_settings(backend, order, &[]).await
+    }
+
+    /// [`Harness::new`] with more settings for both sides (`SESSION_*` by
+    /// Django's names).
+    pub async fn with_settings(
+        backend: Backend,
+        order: TableOrder,
+        extra: &[(&str, &str)],
+    ) -> Option<Self> {
         let django = Django::find()?;
         let dir = tempfile::tempdir().expect("a temp dir");
         // Django's own tables (auth, …) live in the session database for
@@ -100,6 +110,9 @@ impl Harness {
             let sessions = dir.path().join("sessions");
             std::fs::create_dir(&sessions).expect("a sessions directory");
             settings = settings.with("SESSION_FILE_PATH", sessions.display().to_string());
+        }
+        for (name, value) in extra {
+            settings = settings.with(name, *value);
         }
         let harness = Self {
             backend,

@@ -30,7 +30,7 @@ pub mod skip;
 pub use harness::{Backend, Harness};
 
 /// The interop tests of one engine: `interop_tests!(Backend::DbSqlite);` in
-/// a test file defines its four tests, each with its own database, so they
+/// a test file defines its five tests, each with its own database, so they
 /// run in parallel.
 #[macro_export]
 macro_rules! interop_tests {
@@ -57,6 +57,12 @@ macro_rules! interop_tests {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn login_shared() {
             $crate::scenarios::login_shared($backend).await;
+        }
+
+        /// Non-default cookie settings: the same cookies from both apps.
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn custom_cookie_settings() {
+            $crate::scenarios::custom_settings($backend).await;
         }
     };
 }

@@ -16,7 +16,7 @@ fn cookie_shape(c: &SetCookie) -> Vec<(String, String)> {
         .collect()
 }
 
-fn assert_same_cookie(ctx: &str, django: &SetCookie, rust: &SetCookie) {
+pub(super) fn assert_same_cookie(ctx: &str, django: &SetCookie, rust: &SetCookie) {
     let (d, r) = (cookie_shape(django), cookie_shape(rust));
     let max_age = |c: &SetCookie| c.max_age();
     match (max_age(django), max_age(rust)) {

@@ -2,19 +2,22 @@
 //! ([`at_rest`], plus [`edge_value`]), key rotation both ways
 //! ([`key_rotation`]), live side by side ([`live_side_by_side`]), and Django's
 //! login shared ([`login_shared`]); for `file`, expiry by modification time
-//! ([`file_expiry_by_mtime`]).
+//! ([`file_expiry_by_mtime`]); non-default cookie settings on both sides
+//! ([`custom_settings`]).
 
 mod at_rest;
 mod file;
 mod live;
 mod login;
 mod rotation;
+mod settings;
 
 pub use at_rest::{at_rest, edge_value};
 pub use file::file_expiry_by_mtime;
 pub use live::live_side_by_side;
 pub use login::login_shared;
 pub use rotation::key_rotation;
+pub use settings::custom_settings;
 
 use serde_json::Value;
 use sessionkit::expiry::parse_isoformat;
