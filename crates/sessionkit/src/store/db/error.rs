@@ -4,17 +4,18 @@ use crate::error::StoreError;
 
 /// `sqlx` errors, with the source kept.
 ///
-/// Reaching the database at all (pool exhausted or closed, I/O, the SQLite
-/// worker thread gone, or the file locked past the busy timeout) is
-/// [`StoreError::Unavailable`]: the same request may well succeed later.
-/// Everything else is [`StoreError::Backend`].
+/// Reaching the database at all (pool exhausted or closed, I/O, a TLS
+/// failure, the SQLite worker thread gone) is [`StoreError::Unavailable`], and
+/// so is a server that answers "not now" (see [`server_says_later`]): the same
+/// request may well succeed later. Everything else is [`StoreError::Backend`].
 pub(crate) fn from_sqlx(error: sqlx::Error) -> StoreError {
     let unavailable = match &error {
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
         | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => is_sqlite_busy(db.code().as_deref()),
+        sqlx::Error::Database(db) => server_says_later(db.as_ref()),
         _ => false,
     };
     if unavailable {
@@ -24,11 +25,49 @@ pub(crate) fn from_sqlx(error: sqlx::Error) -> StoreError {
     }
 }
 
+/// Whether a database error means "try again later" rather than "this
+/// statement is wrong". The codes mean different things on each database,
+/// so each driver's error type is asked for its own.
+fn server_says_later(db: &dyn sqlx::error::DatabaseError) -> bool {
+    #[cfg(feature = "sqlite")]
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        return is_sqlite_busy(db.code().as_deref());
+    }
+    #[cfg(feature = "postgres")]
+    if let Some(e) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        return is_postgres_later(e.code());
+    }
+    #[cfg(feature = "mysql")]
+    if let Some(e) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return is_mysql_later(e.number());
+    }
+    false
+}
+
 /// Whether an SQLite (extended) result code is `SQLITE_BUSY` (5): another
 /// connection held the lock for longer than the busy timeout.
+#[cfg(feature = "sqlite")]
 fn is_sqlite_busy(code: Option<&str>) -> bool {
     code.and_then(|c| c.parse::<u32>().ok())
         .is_some_and(|c| c & 0xff == 5)
+}
+
+/// PostgreSQL SQLSTATEs of a server that cannot serve us now: class 08
+/// (connection exception), `53300` too many connections, `55P03` lock not
+/// available (a lock timeout, like SQLite's busy), `57P01`–`57P03` (admin or
+/// crash shutdown, cannot connect now: a restart or a failover).
+#[cfg(feature = "postgres")]
+fn is_postgres_later(sqlstate: &str) -> bool {
+    sqlstate.starts_with("08")
+        || matches!(sqlstate, "53300" | "55P03" | "57P01" | "57P02" | "57P03")
+}
+
+/// MySQL/MariaDB error numbers of a server that cannot serve us now: 1040
+/// too many connections, 1053 server shutdown in progress, 1205 lock wait
+/// timeout (like SQLite's busy), 1927 connection killed (MariaDB).
+#[cfg(feature = "mysql")]
+fn is_mysql_later(number: u16) -> bool {
+    matches!(number, 1040 | 1053 | 1205 | 1927)
 }
 
 /// `create` drew only keys that were already taken; with 165-bit random keys
@@ -54,11 +93,34 @@ mod tests {
         assert!(matches!(from_sqlx(other), StoreError::Backend(_)));
     }
 
+    #[cfg(feature = "sqlite")]
     #[test]
     fn busy_codes() {
         assert!(is_sqlite_busy(Some("5")));
         assert!(is_sqlite_busy(Some("517")));
         assert!(!is_sqlite_busy(Some("1555")));
         assert!(!is_sqlite_busy(None));
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_later_states() {
+        for code in ["08006", "08001", "53300", "55P03", "57P01", "57P03"] {
+            assert!(is_postgres_later(code), "{code}");
+        }
+        for code in ["23505", "42P01", "42703", "40001", "22007"] {
+            assert!(!is_postgres_later(code), "{code}");
+        }
+    }
+
+    #[cfg(feature = "mysql")]
+    #[test]
+    fn mysql_later_numbers() {
+        for n in [1040, 1053, 1205, 1927] {
+            assert!(is_mysql_later(n), "{n}");
+        }
+        for n in [1062, 1146, 1054, 1213] {
+            assert!(!is_mysql_later(n), "{n}");
+        }
     }
 }

@@ -3,25 +3,34 @@
 //!
 //! Rows are exactly Django's: `session_key` (32 chars of `[a-z0-9]`),
 //! `session_data` (Django's signed, possibly compressed JSON, salt
-//! `django.contrib.sessions.SessionStore`) and `expire_date` (on SQLite the
-//! text `YYYY-MM-DD HH:MM:SS[.ffffff]` in naive UTC, compared as text, as
-//! Django does). The table is created with Django's own DDL when missing; an
+//! `django.contrib.sessions.SessionStore`) and `expire_date` in Django's
+//! column format for each database, to the microsecond: on SQLite the text
+//! `YYYY-MM-DD HH:MM:SS[.ffffff]` in naive UTC, compared as text as Django
+//! does; on PostgreSQL an aware `timestamp with time zone`; on MySQL and
+//! MariaDB a naive UTC `datetime(6)` (Django's `USE_TZ=True`). The current
+//! time is always a bound parameter, never the server's clock. The table is
+//! created with Django's own DDL when missing (index names included); an
 //! existing one is used as it is. A Django app that starts using a table
 //! sessionkit made runs `manage.py migrate sessions --fake-initial`.
 //!
-//! Saves are compare-and-set on the stored `session_data` text, with no
-//! schema change: `UPDATE … WHERE session_key = ? AND session_data = ?`.
+//! Saves are compare-and-set on the stored `session_data`, with no schema
+//! change: `UPDATE … WHERE session_key = ? AND session_data = ?`.
 //!
-//! Backends live in sibling files (`sqlite.rs` today); [`DbStore`] holds one
-//! and keeps everything that is the same for all of them.
+//! Backends live in sibling files, one per database (`sqlite.rs`,
+//! `postgres.rs`, `mysql.rs`, each behind the cargo feature of the same name),
+//! with the constructors for it; [`DbStore`] holds one and keeps everything
+//! that is the same for all of them.
 //!
 //! ```no_run
+//! # #[cfg(all(feature = "sqlite", feature = "postgres"))]
 //! # async fn demo(pool: sqlx::SqlitePool) -> Result<(), sessionkit::error::StoreError> {
 //! use sessionkit::signing::{Codec, Keys, SecretKey};
 //! use sessionkit::store::db::{DbOptions, DbStore};
 //!
 //! let keys = Keys::new(SecretKey::new("a long random secret shared with Django"), vec![]);
 //! let store = DbStore::sqlite("sqlite://sessions.sqlite3", Codec::sessions(&keys)).await?;
+//! // The table a Django app on PostgreSQL uses:
+//! let shared = DbStore::postgres("postgres://app@db.internal/app", Codec::sessions(&keys)).await?;
 //! // Or a table of your own, in a pool you already have:
 //! let custom = DbStore::from_sqlite_pool_with(
 //!     pool,
@@ -46,10 +55,20 @@ use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionStore, Version};
 mod datetime;
 mod ddl;
 mod error;
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 use ddl::Table;
 use error::{from_sqlx, NoFreeKey};
+#[cfg(feature = "mysql")]
+use mysql::MySqlBackend;
+#[cfg(feature = "postgres")]
+use postgres::PgBackend;
+#[cfg(feature = "sqlite")]
 use sqlite::SqliteBackend;
 
 /// How many fresh keys `create` tries before giving up.
@@ -74,9 +93,12 @@ impl DbOptions {
 
     /// Uses another table. The name must match `[A-Za-z_][A-Za-z0-9_]{0,62}`
     /// (checked when the store is built, [`StoreError::Config`] otherwise).
-    /// A table sessionkit creates gets Django's DDL, and its `expire_date`
-    /// index the name Django would give it:
-    /// `<table>_expire_date_<8 hex digits of md5(table + "expire_date")>`.
+    /// A table sessionkit creates gets Django's DDL, and its indexes the names
+    /// Django would give them: `<table>_expire_date_<8 hex digits of
+    /// md5(table + "expire_date")>` (and on PostgreSQL
+    /// `<table>_session_key_<md5 of table + "session_key">_like`), shortened
+    /// as Django shortens them when longer than the database allows (63
+    /// characters on PostgreSQL, 64 on MySQL).
     pub fn table(mut self, name: impl Into<String>) -> Self {
         self.table = name.into();
         self
@@ -101,19 +123,48 @@ struct StoredRow {
 /// The database behind a [`DbStore`].
 #[derive(Debug)]
 enum Backend {
+    #[cfg(feature = "sqlite")]
     Sqlite(SqliteBackend),
+    #[cfg(feature = "postgres")]
+    Postgres(PgBackend),
+    #[cfg(feature = "mysql")]
+    MySql(MySqlBackend),
 }
 
-/// Forwards a call to whichever backend the store holds.
+impl Backend {
+    fn name(&self) -> &'static str {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(_) => "sqlite",
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => "postgres",
+            #[cfg(feature = "mysql")]
+            Backend::MySql(_) => "mysql",
+        }
+    }
+}
+
+/// Forwards a call to whichever backend the store holds. Every backend has
+/// the same methods (`fetch_live`, `insert`, `update_if`, `is_live`,
+/// `delete`, `clear_expired_batch`, `touch`), with `sqlx::Error` errors.
 macro_rules! dispatch {
     ($backend:expr, $b:ident => $call:expr) => {
         match $backend {
+            #[cfg(feature = "sqlite")]
             Backend::Sqlite($b) => $call,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres($b) => $call,
+            #[cfg(feature = "mysql")]
+            Backend::MySql($b) => $call,
         }
     };
 }
 
 /// Django's db session engine: one row per session in `django_session`.
+///
+/// Built for one database by its constructors: `DbStore::sqlite`,
+/// `DbStore::postgres`, `DbStore::mysql` (each behind the cargo feature of
+/// that name), or `from_*_pool` for a pool you already have.
 ///
 /// Cheap to clone; clones share the pool.
 #[derive(Clone)]
@@ -128,45 +179,6 @@ struct Shared {
 }
 
 impl DbStore {
-    /// Opens the SQLite database at `url` (`sqlite://path`, created when
-    /// missing unless the URL sets `mode=`), in WAL mode with
-    /// `synchronous=NORMAL` and a 5 s busy timeout, and creates Django's
-    /// `django_session` table if it is missing.
-    pub async fn sqlite(url: &str, codec: Codec) -> Result<Self, StoreError> {
-        Self::sqlite_with(url, codec, DbOptions::new()).await
-    }
-
-    /// [`sqlite`](Self::sqlite) with options (e.g. another table).
-    pub async fn sqlite_with(
-        url: &str,
-        codec: Codec,
-        options: DbOptions,
-    ) -> Result<Self, StoreError> {
-        let table = Table::new(&options.table)?;
-        let backend = SqliteBackend::connect(url, &table).await?;
-        Ok(Self::new(Backend::Sqlite(backend), codec, table))
-    }
-
-    /// Uses an existing pool as it is configured (its size, timeouts and
-    /// pragmas stay the caller's), creating the table if it is missing.
-    pub async fn from_sqlite_pool(
-        pool: sqlx::SqlitePool,
-        codec: Codec,
-    ) -> Result<Self, StoreError> {
-        Self::from_sqlite_pool_with(pool, codec, DbOptions::new()).await
-    }
-
-    /// [`from_sqlite_pool`](Self::from_sqlite_pool) with options.
-    pub async fn from_sqlite_pool_with(
-        pool: sqlx::SqlitePool,
-        codec: Codec,
-        options: DbOptions,
-    ) -> Result<Self, StoreError> {
-        let table = Table::new(&options.table)?;
-        let backend = SqliteBackend::with_pool(pool, &table).await?;
-        Ok(Self::new(Backend::Sqlite(backend), codec, table))
-    }
-
     fn new(backend: Backend, codec: Codec, table: Table) -> Self {
         Self {
             shared: Arc::new(Shared {
@@ -180,14 +192,6 @@ impl DbStore {
     /// The session table's name.
     pub fn table(&self) -> &str {
         self.shared.table.name()
-    }
-
-    /// The SQLite pool, when this store is on SQLite (for tools such as the
-    /// CLI's `stats`).
-    pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
-        match &self.shared.backend {
-            Backend::Sqlite(b) => Some(b.pool()),
-        }
     }
 
     /// Decodes a stored `session_data`. A bad signature, a key we do not
@@ -215,11 +219,8 @@ impl DbStore {
 impl fmt::Debug for DbStore {
     // No keys, data or secrets: only what identifies the store.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let backend = match &self.shared.backend {
-            Backend::Sqlite(_) => "sqlite",
-        };
         f.debug_struct("DbStore")
-            .field("backend", &backend)
+            .field("backend", &self.shared.backend.name())
             .field("table", &self.shared.table.name())
             .finish_non_exhaustive()
     }

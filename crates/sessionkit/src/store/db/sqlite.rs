@@ -11,16 +11,68 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
+use crate::signing::Codec;
 
 use super::datetime;
 use super::ddl::{self, Table};
 use super::error::from_sqlx;
-use super::StoredRow;
+use super::{Backend, DbOptions, DbStore, StoredRow};
 
 /// How long a statement waits for another connection's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a caller waits for a free pooled connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl DbStore {
+    /// Opens the SQLite database at `url` (`sqlite://path`, created when
+    /// missing unless the URL sets `mode=`), in WAL mode with
+    /// `synchronous=NORMAL` and a 5 s busy timeout, and creates Django's
+    /// `django_session` table if it is missing.
+    pub async fn sqlite(url: &str, codec: Codec) -> Result<Self, StoreError> {
+        Self::sqlite_with(url, codec, DbOptions::new()).await
+    }
+
+    /// [`sqlite`](Self::sqlite) with options (e.g. another table).
+    pub async fn sqlite_with(
+        url: &str,
+        codec: Codec,
+        options: DbOptions,
+    ) -> Result<Self, StoreError> {
+        let table = Table::new(&options.table)?;
+        let backend = SqliteBackend::connect(url, &table).await?;
+        Ok(Self::new(Backend::Sqlite(backend), codec, table))
+    }
+
+    /// Uses an existing pool as it is configured (its size, timeouts and
+    /// pragmas stay the caller's), creating the table if it is missing.
+    pub async fn from_sqlite_pool(
+        pool: sqlx::SqlitePool,
+        codec: Codec,
+    ) -> Result<Self, StoreError> {
+        Self::from_sqlite_pool_with(pool, codec, DbOptions::new()).await
+    }
+
+    /// [`from_sqlite_pool`](Self::from_sqlite_pool) with options.
+    pub async fn from_sqlite_pool_with(
+        pool: sqlx::SqlitePool,
+        codec: Codec,
+        options: DbOptions,
+    ) -> Result<Self, StoreError> {
+        let table = Table::new(&options.table)?;
+        let backend = SqliteBackend::with_pool(pool, &table).await?;
+        Ok(Self::new(Backend::Sqlite(backend), codec, table))
+    }
+
+    /// The SQLite pool, when this store is on SQLite (for tools such as the
+    /// CLI's `stats`).
+    pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
+        match &self.shared.backend {
+            Backend::Sqlite(b) => Some(b.pool()),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+}
 
 /// The SQL for one table, built once: identifiers cannot be bound.
 #[derive(Debug)]

@@ -1,0 +1,330 @@
+//! The MySQL/MariaDB backend of the db engine: Django's `django_session`
+//! table through an sqlx pool, with `expire_date` as the naive UTC
+//! `datetime(6)` Django writes with `USE_TZ=True`.
+//!
+//! Two MySQL habits matter for compare-and-set, and both are handled here:
+//! - an `UPDATE` that changes nothing reports 0 affected rows unless the
+//!   client asked for `CLIENT_FOUND_ROWS`. sqlx always asks for it (its
+//!   handshake sets the flag unconditionally), so `rows_affected` counts the
+//!   rows *matched*, and re-saving identical data is a success, not a
+//!   conflict (pinned down by `tests/db_mysql.rs`);
+//! - the default collations compare text case-insensitively and ignore
+//!   trailing spaces, so `session_data` is compared as bytes
+//!   (`CAST(session_data AS BINARY)`), and the version is those very bytes,
+//!   whatever the column's character set.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::{Connection, Row};
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+use crate::error::StoreError;
+use crate::signing::Codec;
+
+use super::datetime::naive_utc;
+use super::ddl::{self, Table};
+use super::error::from_sqlx;
+use super::{Backend, DbOptions, DbStore, StoredRow};
+
+/// How long a caller waits for a pooled connection (including opening one):
+/// short, so a dead server turns into a 503 within seconds, not sqlx's 30 s.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// A pooled connection idle for longer than this is pinged before use.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+/// MySQL's `ER_NO_SUCH_TABLE`.
+const NO_SUCH_TABLE: u16 = 1146;
+
+impl DbStore {
+    /// Connects to the MySQL or MariaDB database at `url`
+    /// (`mysql://user:password@host:port/database`) with a pool of our own,
+    /// and creates Django's `django_session` table if it is missing.
+    ///
+    /// The pool keeps sqlx's defaults (10 connections) except: a 3 s acquire
+    /// timeout, so a dead server answers 503 within seconds; a health ping
+    /// only for a connection idle for over 30 s instead of before every
+    /// query; and the session `time_zone` pinned to `+00:00` whatever the URL
+    /// says, as Django's `USE_TZ=True` expects.
+    pub async fn mysql(url: &str, codec: Codec) -> Result<Self, StoreError> {
+        Self::mysql_with(url, codec, DbOptions::new()).await
+    }
+
+    /// [`mysql`](Self::mysql) with options (e.g. another table).
+    pub async fn mysql_with(
+        url: &str,
+        codec: Codec,
+        options: DbOptions,
+    ) -> Result<Self, StoreError> {
+        let table = Table::new(&options.table)?;
+        let backend = MySqlBackend::connect(url, &table).await?;
+        Ok(Self::new(Backend::MySql(backend), codec, table))
+    }
+
+    /// Uses an existing pool as it is configured (its size, timeouts and
+    /// session settings stay the caller's), creating the table if it is
+    /// missing. `expire_date` values are bound as naive UTC `DATETIME`s,
+    /// which the session `time_zone` never shifts.
+    pub async fn from_mysql_pool(pool: MySqlPool, codec: Codec) -> Result<Self, StoreError> {
+        Self::from_mysql_pool_with(pool, codec, DbOptions::new()).await
+    }
+
+    /// [`from_mysql_pool`](Self::from_mysql_pool) with options.
+    pub async fn from_mysql_pool_with(
+        pool: MySqlPool,
+        codec: Codec,
+        options: DbOptions,
+    ) -> Result<Self, StoreError> {
+        let table = Table::new(&options.table)?;
+        let backend = MySqlBackend::with_pool(pool, &table).await?;
+        Ok(Self::new(Backend::MySql(backend), codec, table))
+    }
+
+    /// The MySQL pool, when this store is on MySQL or MariaDB (for tools
+    /// such as the CLI's `stats`).
+    pub fn mysql_pool(&self) -> Option<&MySqlPool> {
+        match &self.shared.backend {
+            Backend::MySql(b) => Some(&b.pool),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+}
+
+/// The SQL for one table, built once: identifiers cannot be bound.
+#[derive(Debug)]
+struct Statements {
+    load: String,
+    insert: String,
+    update: String,
+    is_live: String,
+    delete: String,
+    clear_batch: String,
+    touch: String,
+}
+
+impl Statements {
+    fn new(table: &Table) -> Self {
+        let t = table.backticked();
+        Self {
+            load: format!(
+                "SELECT CAST(session_data AS BINARY), expire_date FROM {t} \
+                 WHERE session_key = ? AND expire_date > ?"
+            ),
+            insert: format!(
+                "INSERT INTO {t} (session_key, session_data, expire_date) VALUES (?, ?, ?)"
+            ),
+            // InnoDB evaluates an UPDATE's WHERE on the latest committed row,
+            // after any concurrent writer's lock is released: a stale
+            // `session_data` matches nothing, which is the compare-and-set.
+            update: format!(
+                "UPDATE {t} SET session_data = ?, expire_date = ? \
+                 WHERE session_key = ? AND CAST(session_data AS BINARY) = ? \
+                 AND expire_date > ?"
+            ),
+            is_live: format!("SELECT 1 FROM {t} WHERE session_key = ? AND expire_date > ?"),
+            delete: format!("DELETE FROM {t} WHERE session_key = ?"),
+            // Strict `<` as Django's clear_expired.
+            clear_batch: format!("DELETE FROM {t} WHERE expire_date < ? LIMIT ?"),
+            touch: format!(
+                "UPDATE {t} SET expire_date = ? WHERE session_key = ? AND expire_date > ?"
+            ),
+        }
+    }
+}
+
+/// A MySQL pool and the statements for one session table.
+#[derive(Debug)]
+pub(crate) struct MySqlBackend {
+    pool: MySqlPool,
+    sql: Statements,
+}
+
+impl MySqlBackend {
+    /// Opens a pool of our own on `url`.
+    async fn connect(url: &str, table: &Table) -> Result<Self, StoreError> {
+        let options = MySqlConnectOptions::from_str(url).map_err(|_| {
+            // The URL stays out of the message: it may carry a password.
+            StoreError::Config("invalid MySQL database URL".to_owned())
+        })?;
+        // `datetime(6)` is not shifted by the session time zone, but NOW()
+        // in an operator's query, or a `timestamp` column, would be: keep the
+        // connection on UTC, as Django's MySQL backend does with USE_TZ.
+        let options = options.timezone(Some("+00:00".to_owned()));
+        // sqlx pings every connection it hands out, on top of the ping
+        // when it takes one back: a round trip more per query, which costs
+        // a session load more than the query itself. A connection that
+        // was in use moments ago is known good; only one idle for a while
+        // (a server restart, a NAT or firewall timeout) is checked.
+        let pool = MySqlPoolOptions::new()
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > PING_IF_IDLE_FOR {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(from_sqlx)?;
+        Self::with_pool(pool, table).await
+    }
+
+    /// Uses the caller's pool as configured.
+    async fn with_pool(pool: MySqlPool, table: &Table) -> Result<Self, StoreError> {
+        ensure_table(&pool, table).await?;
+        Ok(Self {
+            pool,
+            sql: Statements::new(table),
+        })
+    }
+
+    pub(crate) async fn fetch_live(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<StoredRow>, sqlx::Error> {
+        let row = sqlx::query(&self.sql.load)
+            .bind(key)
+            .bind(naive_utc(now))
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let data: Vec<u8> = row.try_get(0)?;
+        let expires_at: PrimitiveDateTime = row.try_get(1)?;
+        Ok(Some(StoredRow {
+            data,
+            expires_at: Some(expires_at.assume_utc()),
+        }))
+    }
+
+    /// Inserts a new row; `Ok(false)` when the key is already taken.
+    pub(crate) async fn insert(
+        &self,
+        key: &str,
+        data: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, sqlx::Error> {
+        let result = sqlx::query(&self.sql.insert)
+            .bind(key)
+            .bind(data)
+            .bind(naive_utc(expires_at))
+            .execute(&self.pool)
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes the row only if it is live and still holds `expected`.
+    pub(crate) async fn update_if(
+        &self,
+        key: &str,
+        data: &str,
+        expires_at: OffsetDateTime,
+        expected: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(&self.sql.update)
+            .bind(data)
+            .bind(naive_utc(expires_at))
+            .bind(key)
+            .bind(expected)
+            .bind(naive_utc(now))
+            .execute(&self.pool)
+            .await?;
+        // Rows matched, thanks to CLIENT_FOUND_ROWS (see the module docs).
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn is_live(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, sqlx::Error> {
+        let row = sqlx::query(&self.sql.is_live)
+            .bind(key)
+            .bind(naive_utc(now))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    pub(crate) async fn delete(&self, key: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(&self.sql.delete)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes up to `limit` expired rows; returns how many went.
+    pub(crate) async fn clear_expired_batch(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query(&self.sql.clear_batch)
+            .bind(naive_utc(now))
+            .bind(limit)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub(crate) async fn touch(
+        &self,
+        key: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(&self.sql.touch)
+            .bind(naive_utc(expires_at))
+            .bind(key)
+            .bind(naive_utc(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+/// Creates the table with Django's columns and index when it is missing. An
+/// existing table (Django's, or ours from an earlier run) is left exactly as
+/// it is; its columns are only checked to be there.
+async fn ensure_table(pool: &MySqlPool, table: &Table) -> Result<(), StoreError> {
+    // Probing first finds the table exactly as the statements will (case
+    // rules follow the server's `lower_case_table_names`), and needs no
+    // CREATE privilege when the table is there.
+    let probe = format!(
+        "SELECT session_key, session_data, expire_date FROM {} LIMIT 0",
+        table.backticked()
+    );
+    match sqlx::query(&probe).fetch_optional(pool).await {
+        Ok(_) => return Ok(()),
+        Err(sqlx::Error::Database(e)) if is_no_such_table(e.as_ref()) => {}
+        Err(e) => return Err(from_sqlx(e)),
+    }
+    // One statement with IF NOT EXISTS: processes starting together all
+    // succeed, and table and index appear together.
+    sqlx::query(&ddl::mysql_create(table))
+        .execute(pool)
+        .await
+        .map_err(from_sqlx)?;
+    sqlx::query(&probe)
+        .fetch_optional(pool)
+        .await
+        .map_err(from_sqlx)?;
+    Ok(())
+}
+
+fn is_no_such_table(e: &dyn sqlx::error::DatabaseError) -> bool {
+    e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+        .is_some_and(|e| e.number() == NO_SUCH_TABLE)
+}

@@ -1,0 +1,811 @@
+//! The db engine on a real MySQL/MariaDB: the conformance suite, Django's
+//! columns and index, a Django-made table used as it is, Django's rows from
+//! the vectors, naive UTC `datetime(6)` values as Django writes them, MySQL's
+//! affected-rows and collation habits under compare-and-set, two processes
+//! racing over HTTP, and a server that goes away and comes back.
+//!
+//! Every test works in a table (or a database) of its own and drops it at the end.
+#![cfg(all(feature = "mysql", feature = "conformance", feature = "axum"))]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+
+use serde_json::{json, Value};
+use sessionkit::error::StoreError;
+use sessionkit::key;
+use sessionkit::signing::{Codec, Keys, SecretKey};
+use sessionkit::store::conformance::{self, Capabilities};
+use sessionkit::store::db::{DbOptions, DbStore};
+use sessionkit::store::{Record, SaveOutcome, SessionMap, SessionStore, Version};
+use sessionkit::SessionConfig;
+use sqlx::MySqlPool;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+use common::proxy::Proxy;
+use common::services::{available, mysql_url, unique};
+
+const NOW: OffsetDateTime = datetime!(2026-03-01 12:34:56.789012 UTC);
+
+fn codec() -> Codec {
+    SessionConfig::new(common::SECRET)
+        .expect("test secret")
+        .codec()
+}
+
+fn data(value: Value) -> SessionMap {
+    value.as_object().cloned().unwrap_or_default()
+}
+
+/// A plain pool on the test database, for the test's own SQL.
+async fn admin() -> MySqlPool {
+    MySqlPool::connect(&mysql_url())
+        .await
+        .expect("connect to the test MySQL")
+}
+
+/// A store on a fresh table of its own.
+async fn fresh_store(table: &str) -> DbStore {
+    DbStore::mysql_with(&mysql_url(), codec(), DbOptions::new().table(table))
+        .await
+        .expect("open a MySQL store")
+}
+
+async fn drop_table(pool: &MySqlPool, table: &str) {
+    sqlx::query(&format!("DROP TABLE IF EXISTS `{table}`"))
+        .execute(pool)
+        .await
+        .expect("drop the test table");
+}
+
+/// `url` with the proxy's address in place of the server's.
+fn through(url: &str, proxy: &Proxy) -> String {
+    url.replacen(
+        &common::services::host_port(url),
+        &proxy.addr().to_string(),
+        1,
+    )
+}
+
+/// `url` pointing at another database of the same server.
+fn url_for_database(url: &str, database: &str) -> String {
+    let (path, query) = url
+        .split_once('?')
+        .map_or((url, None), |(p, q)| (p, Some(q)));
+    let base = path
+        .strip_prefix("mysql://")
+        .and_then(|rest| rest.split_once('/'))
+        .map_or(path.to_owned(), |(authority, _)| {
+            format!("mysql://{authority}")
+        });
+    match query {
+        Some(q) => format!("{base}/{database}?{q}"),
+        None => format!("{base}/{database}"),
+    }
+}
+
+/// A database of the test's own, so Django's default table name is free.
+async fn create_database(pool: &MySqlPool) -> String {
+    let database = unique("sk_test");
+    sqlx::query(&format!("CREATE DATABASE `{database}`"))
+        .execute(pool)
+        .await
+        .expect("create a test database");
+    database
+}
+
+async fn drop_database(pool: &MySqlPool, database: &str) {
+    sqlx::query(&format!("DROP DATABASE `{database}`"))
+        .execute(pool)
+        .await
+        .expect("drop the test database");
+}
+
+/// `(column, type, nullable, key)` as `information_schema` describes them.
+async fn columns(
+    pool: &MySqlPool,
+    database: &str,
+    table: &str,
+) -> Vec<(String, String, String, String)> {
+    sqlx::query_as(
+        "SELECT CAST(column_name AS CHAR), CAST(column_type AS CHAR), \
+         CAST(is_nullable AS CHAR), CAST(column_key AS CHAR) \
+         FROM information_schema.columns \
+         WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+    )
+    .bind(database)
+    .bind(table)
+    .fetch_all(pool)
+    .await
+    .expect("read information_schema.columns")
+}
+
+/// `(index, column, non_unique)` of a table, the primary key first.
+async fn indexes(pool: &MySqlPool, database: &str, table: &str) -> Vec<(String, String, i64)> {
+    sqlx::query_as(
+        "SELECT CAST(index_name AS CHAR), CAST(column_name AS CHAR), CAST(non_unique AS SIGNED) \
+         FROM information_schema.statistics \
+         WHERE table_schema = ? AND table_name = ? ORDER BY non_unique, index_name, seq_in_index",
+    )
+    .bind(database)
+    .bind(table)
+    .fetch_all(pool)
+    .await
+    .expect("read information_schema.statistics")
+}
+
+async fn show_create(pool: &MySqlPool, database: &str, table: &str) -> String {
+    let (_, ddl): (String, String) =
+        sqlx::query_as(&format!("SHOW CREATE TABLE `{database}`.`{table}`"))
+            .fetch_one(pool)
+            .await
+            .expect("SHOW CREATE TABLE");
+    ddl
+}
+
+/// Django's DDL for `django_session` on MySQL (`sqlmigrate sessions 0001`).
+const DJANGO_DDL: [&str; 2] = [
+    "CREATE TABLE `django_session` (`session_key` varchar(40) NOT NULL PRIMARY KEY, \
+     `session_data` longtext NOT NULL, `expire_date` datetime(6) NOT NULL)",
+    "CREATE INDEX `django_session_expire_date_a5c62663` ON `django_session` (`expire_date`)",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance() {
+    let url = mysql_url();
+    if !available("MySQL", &url).await {
+        return;
+    }
+    let table = unique("sk_test");
+    let store = fresh_store(&table).await;
+    assert_eq!(store.table(), table);
+    conformance::run_all(&store, Capabilities::default(), NOW).await;
+    drop_table(&admin().await, &table).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_on_a_users_pool() {
+    let url = mysql_url();
+    if !available("MySQL", &url).await {
+        return;
+    }
+    let table = unique("sk_test");
+    let pool = admin().await;
+    let store =
+        DbStore::from_mysql_pool_with(pool.clone(), codec(), DbOptions::new().table(&table))
+            .await
+            .expect("store on the caller's pool");
+    assert!(store.mysql_pool().is_some());
+    conformance::run_all(&store, Capabilities::default(), NOW).await;
+    drop_table(&pool, &table).await;
+}
+
+#[tokio::test]
+async fn the_table_is_djangos() {
+    let url = mysql_url();
+    if !available("MySQL", &url).await {
+        return;
+    }
+    let pool = admin().await;
+    let ours = create_database(&pool).await;
+    let store = DbStore::mysql(&url_for_database(&url, &ours), codec())
+        .await
+        .expect("open with Django's default table");
+    assert_eq!(store.table(), "django_session");
+    assert_eq!(
+        columns(&pool, &ours, "django_session").await,
+        [
+            (
+                "session_key".into(),
+                "varchar(40)".into(),
+                "NO".into(),
+                "PRI".into()
+            ),
+            (
+                "session_data".into(),
+                "longtext".into(),
+                "NO".into(),
+                "".into()
+            ),
+            (
+                "expire_date".into(),
+                "datetime(6)".into(),
+                "NO".into(),
+                "MUL".into()
+            ),
+        ]
+    );
+    assert_eq!(
+        indexes(&pool, &ours, "django_session").await,
+        [
+            ("PRIMARY".into(), "session_key".into(), 0),
+            (
+                "django_session_expire_date_a5c62663".into(),
+                "expire_date".into(),
+                1
+            ),
+        ]
+    );
+
+    // Django's own two statements give exactly the same table.
+    let djangos = create_database(&pool).await;
+    for statement in DJANGO_DDL {
+        sqlx::query(
+            &statement.replace("`django_session`", &format!("`{djangos}`.`django_session`")),
+        )
+        .execute(&pool)
+        .await
+        .expect("Django's DDL");
+    }
+    assert_eq!(
+        show_create(&pool, &ours, "django_session").await,
+        show_create(&pool, &djangos, "django_session").await
+    );
+    drop(store);
+    drop_database(&pool, &ours).await;
+    drop_database(&pool, &djangos).await;
+}
+
+#[tokio::test]
+async fn long_table_names_get_djangos_shortened_index_names() {
+    let url = mysql_url();
+    if !available("MySQL", &url).await {
+        return;
+    }
+    let pool = admin().await;
+    let database = create_database(&pool).await;
+    // Reference name from Django's `_create_index_name` with MySQL's
+    // 64-character limit.
+    let table = "a_rather_long_session_table_name_for_testing_x";
+    let _store = DbStore::mysql_with(
+        &url_for_database(&url, &database),
+        codec(),
+        DbOptions::new().table(table),
+    )
+    .await
+    .expect("open with a long table name");
+    let names: Vec<String> = indexes(&pool, &database, table)
+        .await
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "PRIMARY",
+            "a_rather_long_session_table_expire_date_8d00ce96"
+        ]
+    );
+    drop_database(&pool, &database).await;
+}
+
+#[tokio::test]
+async fn a_django_made_table_is_reused_untouched() {
+    let url = mysql_url();
+    if !available("MySQL", &url).await {
+        return;
+    }
+    let pool = admin().await;
+    let database = create_database(&pool).await;
+    let in_db = url_for_database(&url, &database);
+    let django_pool = MySqlPool::connect(&in_db).await.expect("connect");
+    for statement in DJANGO_DDL {
+        sqlx::query(statement)
+            .execute(&django_pool)
+            .await
+            .expect("Django's DDL");
+    }
+    let django = codec().encode(&data(json!({"from": "django"})), NOW);
+    sqlx::query("INSERT INTO django_session VALUES (?, ?, '2026-03-02 00:00:00.000000')")
+        .bind("djangodjangodjangodjangodjango12")
+        .bind(&django)
+        .execute(&django_pool)
+        .await
+        .expect("Django's row");
+    let before = show_create(&pool, &database, "django_session").await;
+
+    let store = DbStore::mysql(&in_db, codec())
+        .await
+        .expect("open Django's table");
+    assert_eq!(
+        show_create(&pool, &database, "django_session").await,
+        before,
+        "the table changed"
+    );
+    let loaded = store
+        .load("djangodjangodjangodjangodjango12", NOW)
+        .await
+        .expect("load")
+        .expect("Django's row is live");
+    assert_eq!(loaded.record.data, data(json!({"from": "django"})));
+    assert_eq!(loaded.record.expires_at, datetime!(2026-03-02 0:00 UTC));
+    assert_eq!(loaded.version, Version::new(django));
+    drop(store);
+    django_pool.close().await;
+    drop_database(&pool, &database).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_starting_together_create_the_table_once() {
+    let url = mysql_url();
+    if !available("MySQL", &url).await {
+        return;
+    }
+    let table = unique("sk_test");
+    let opens: Vec<_> = (0..6)
+        .map(|_| {
+            let table = table.clone();
+            tokio::spawn(async move {
+                DbStore::mysql_with(&mysql_url(), codec(), DbOptions::new().table(table)).await
+            })
+        })
+        .collect();
+    for open in opens {
+        open.await.expect("task").expect("every start succeeds");
+    }
+    let pool = admin().await;
+    let (database,): (String,) = sqlx::query_as("SELECT DATABASE()")
+        .fetch_one(&pool)
+        .await
+        .expect("DATABASE()");
+    assert_eq!(indexes(&pool, &database, &table).await.len(), 2);
+    drop_table(&pool, &table).await;
+}
+
+#[tokio::test]
+async fn identical_saves_are_saved_not_conflicts() {
+    let url = mysql_url();
+    if !available("MySQL", &url).await {
+        return;
+    }
+    let table = unique("sk_test");
+    let store = fresh_store(&table).await;
+    let record = Record::new(data(json!({"n": 1})), NOW + Duration::hours(1));
+    let created = store.create(&record, NOW).await.expect("create");
+    // Same data, same second, same expiry: the UPDATE changes nothing.
+    for _ in 0..3 {
+        let outcome = store
+            .save(&created.cookie_value, &record, &created.version, NOW)
+            .await
+            .expect("save");
+        assert_eq!(
+            outcome,
+            SaveOutcome::Saved(created.clone()),
+            "an unchanged row must count as matched (CLIENT_FOUND_ROWS)"
+        );
+    }
+    // What that rests on: sqlx reports rows matched, not rows changed.
+    let pool = store.mysql_pool().expect("pool");
+    let done = sqlx::query(&format!(
+        "UPDATE `{table}` SET expire_date = expire_date WHERE session_key = ?"
+    ))
+    .bind(&created.cookie_value)
+    .execute(pool)
+    .await
+    .expect("no-op update");
+    assert_eq!(done.rows_affected(), 1);
+    drop_table(pool, &table).await;
+}
+
+#[tokio::test]
+async fn the_version_is_compared_byte_for_byte() {
+    let url = mysql_url();
+    if !available("MySQL", &url).await {
+        return;
+    }
+    let table = unique("sk_test");
+    let store = fresh_store(&table).await;
+    let pool = store.mysql_pool().expect("pool").clone();
+    let record = Record::new(data(json!({"n": 1})), NOW + Duration::hours(1));
+    let created = store.create(&record, NOW).await.expect("create");
+    let stored = String::from_utf8(created.version.as_bytes().to_vec()).expect("ASCII");
+    // Values the default collation calls equal to the stored one: another
+    // case, trailing spaces. None of them is the version we hold.
+    for other in [
+        stored.to_uppercase(),
+        stored.to_lowercase(),
+        format!("{stored}   "),
+    ] {
+        assert_ne!(other, stored);
+        sqlx::query(&format!(
+            "UPDATE `{table}` SET session_data = ? WHERE session_key = ?"
+        ))
+        .bind(&other)
+        .bind(&created.cookie_value)
+        .execute(&pool)
+        .await
+        .expect("overwrite");
+        let outcome = store
+            .save(&created.cookie_value, &record, &created.version, NOW)
+            .await
+            .expect("save");
+        assert_eq!(
+            outcome,
+            SaveOutcome::Conflict,
+            "{other:?} matched {stored:?}"
+        );
+        let loaded = store
+            .load(&created.cookie_value, NOW)
+            .await
+            .expect("load")
+            .expect("live");
+        assert_eq!(loaded.version.as_bytes(), other.as_bytes());
+    }
+    drop_table(&pool, &table).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_increments_from_two_processes() {
+    let url = mysql_url();
+    if !available("MySQL", &url).await {
+        return;
+    }
+    let table = unique("sk_test");
+    // Two pools: no in-process lock is shared, as between two processes.
+    let a = fresh_store(&table).await;
+    let b = fresh_store(&table).await;
+    common::http::concurrent_increments([Arc::new(a.clone()), Arc::new(b.clone())]).await;
+    common::http::different_keys_survive([Arc::new(a), Arc::new(b)]).await;
+    drop_table(&admin().await, &table).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_down_then_recovers() {
+    let url = mysql_url();
+    if !available("MySQL", &url).await {
+        return;
+    }
+    let proxy = Proxy::start(&common::services::host_port(&url)).await;
+    let table = unique("sk_test");
+    let store = DbStore::mysql_with(
+        &through(&url, &proxy),
+        codec(),
+        DbOptions::new().table(&table),
+    )
+    .await
+    .expect("open through the proxy");
+    common::http::store_down_then_recovers(Arc::new(store), &proxy).await;
+    drop_table(&admin().await, &table).await;
+}
+
+#[tokio::test]
+async fn a_dead_server_is_unavailable_within_seconds() {
+    let url = mysql_url();
+    if !available("MySQL", &url).await {
+        return;
+    }
+    let proxy = Proxy::start(&common::services::host_port(&url)).await;
+    let table = unique("sk_test");
+    let store = DbStore::mysql_with(
+        &through(&url, &proxy),
+        codec(),
+        DbOptions::new().table(&table),
+    )
+    .await
+    .expect("open through the proxy");
+    proxy.cut();
+    let started = Instant::now();
+    let result = store.load(&key::generate_key(), NOW).await;
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "{result:?}"
+    );
+    assert!(
+        started.elapsed() < StdDuration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    let opened = DbStore::mysql(&through(&url, &proxy), codec()).await;
+    assert!(
+        matches!(opened, Err(StoreError::Unavailable(_))),
+        "{opened:?}"
+    );
+    drop_table(&admin().await, &table).await;
+}
+
+#[tokio::test]
+async fn bad_table_names_are_refused() {
+    let url = mysql_url();
+    if !available("MySQL", &url).await {
+        return;
+    }
+    for bad in [
+        "",
+        "1st",
+        "a-b",
+        "x`; DROP TABLE y; --",
+        "test.sessions",
+        &"t".repeat(64),
+    ] {
+        let result = DbStore::mysql_with(&url, codec(), DbOptions::new().table(bad)).await;
+        assert!(
+            matches!(result, Err(StoreError::Config(_))),
+            "{bad:?} was accepted"
+        );
+        let result =
+            DbStore::from_mysql_pool_with(admin().await, codec(), DbOptions::new().table(bad))
+                .await;
+        assert!(
+            matches!(result, Err(StoreError::Config(_))),
+            "{bad:?} was accepted"
+        );
+    }
+    let result = DbStore::mysql("mysql://[bad", codec()).await;
+    assert!(matches!(result, Err(StoreError::Config(_))));
+}
+
+#[tokio::test]
+async fn our_connections_are_on_utc_whatever_the_url_says() {
+    let url = mysql_url();
+    if !available("MySQL", &url).await {
+        return;
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let table = unique("sk_test");
+    let store = DbStore::mysql_with(
+        &format!("{url}{sep}timezone=%2B05:00"),
+        codec(),
+        DbOptions::new().table(&table),
+    )
+    .await
+    .expect("store");
+    let pool = store.mysql_pool().expect("pool");
+    let (zone,): (String,) = sqlx::query_as("SELECT CAST(@@session.time_zone AS CHAR)")
+        .fetch_one(pool)
+        .await
+        .expect("time_zone");
+    assert_eq!(zone, "+00:00");
+    drop_table(pool, &table).await;
+}
+
+/// Django's vectors: `SECRET_KEY` and its fallback, `reference_now`, rows.
+struct Vectors {
+    json: Value,
+    reference_now: OffsetDateTime,
+}
+
+impl Vectors {
+    fn load() -> Self {
+        let json = common::vectors("sessions.json");
+        let reference_now = common::iso(json["reference_now"].as_str().expect("reference_now"));
+        Self {
+            json,
+            reference_now,
+        }
+    }
+
+    fn sessions(&self) -> &[Value] {
+        self.json["sessions"].as_array().expect("sessions")
+    }
+
+    fn codec(&self, with_fallback: bool) -> Codec {
+        let secret = |name: &str| SecretKey::new(self.json[name].as_str().expect("a secret"));
+        let fallbacks = if with_fallback {
+            vec![secret("old_secret_key")]
+        } else {
+            vec![]
+        };
+        Codec::sessions(&Keys::new(secret("secret_key"), fallbacks))
+    }
+}
+
+fn s<'a>(session: &'a Value, field: &str) -> &'a str {
+    session[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{field} missing"))
+}
+
+#[tokio::test]
+async fn djangos_rows_load_as_django_loads_them() {
+    let url = mysql_url();
+    if !available("MySQL", &url).await {
+        return;
+    }
+    let v = Vectors::load();
+    let table = unique("sk_test");
+    let current = DbStore::mysql_with(&url, v.codec(false), DbOptions::new().table(&table))
+        .await
+        .expect("store");
+    let rotated = DbStore::mysql_with(&url, v.codec(true), DbOptions::new().table(&table))
+        .await
+        .expect("store");
+    let pool = admin().await;
+    for row in v.sessions() {
+        // The raw values: Django's MySQL backend writes the same naive UTC
+        // text the vectors hold for SQLite.
+        sqlx::query(&format!("INSERT INTO `{table}` VALUES (?, ?, ?)"))
+            .bind(s(row, "session_key"))
+            .bind(s(row, "session_data"))
+            .bind(s(row, "expire_date_raw"))
+            .execute(&pool)
+            .await
+            .expect("insert Django's row");
+    }
+
+    for row in v.sessions() {
+        let (name, key) = (s(row, "name"), s(row, "session_key"));
+        for (store, field) in [
+            (&current, "load_at_ref_now"),
+            (&rotated, "load_at_ref_now_with_old_key_fallback"),
+        ] {
+            let loaded = store.load(key, v.reference_now).await.expect("load");
+            if row["expired_at_ref_now"] == Value::Bool(true) {
+                assert!(loaded.is_none(), "{name}: an expired row loaded");
+                continue;
+            }
+            let loaded = loaded.unwrap_or_else(|| panic!("{name}: a live row did not load"));
+            assert_eq!(
+                loaded.record.data,
+                data(row[field].clone()),
+                "{name}: {field}"
+            );
+            let expected_expiry = common::iso(&format!(
+                "{}Z",
+                s(row, "expire_date_raw").replacen(' ', "T", 1)
+            ));
+            assert_eq!(loaded.record.expires_at, expected_expiry, "{name}: expiry");
+            assert_eq!(
+                loaded.version.as_bytes(),
+                s(row, "session_data").as_bytes(),
+                "{name}: version"
+            );
+        }
+    }
+    // The corrupt row loads empty and keeps its key: a save overwrites it.
+    let corrupt = v
+        .sessions()
+        .iter()
+        .find(|row| s(row, "name") == "corrupted_signature")
+        .expect("corrupted_signature");
+    let key = s(corrupt, "session_key");
+    let loaded = current
+        .load(key, v.reference_now)
+        .await
+        .expect("load")
+        .expect("live");
+    assert!(loaded.record.data.is_empty());
+    let record = Record::new(
+        data(json!({"fresh": 1})),
+        v.reference_now + Duration::hours(1),
+    );
+    let outcome = current
+        .save(key, &record, &loaded.version, v.reference_now)
+        .await
+        .expect("save");
+    assert!(matches!(outcome, SaveOutcome::Saved(ref saved) if saved.cookie_value == key));
+    drop_table(&pool, &table).await;
+}
+
+#[tokio::test]
+async fn a_saved_row_is_in_djangos_format() {
+    let url = mysql_url();
+    if !available("MySQL", &url).await {
+        return;
+    }
+    let v = Vectors::load();
+    let table = unique("sk_test");
+    // A user's pool whose connections are not on UTC: the naive UTC values
+    // must not move with it.
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let user_pool = MySqlPool::connect(&format!("{url}{sep}timezone=%2B05:00"))
+        .await
+        .expect("a pool on +05:00");
+    let store =
+        DbStore::from_mysql_pool_with(user_pool, v.codec(false), DbOptions::new().table(&table))
+            .await
+            .expect("store");
+    let pool = admin().await;
+    let read = |key: String| {
+        let (pool, table) = (pool.clone(), table.clone());
+        async move {
+            let row: (String, String) = sqlx::query_as(&format!(
+                "SELECT session_data, CAST(expire_date AS CHAR) FROM `{table}` WHERE session_key = ?"
+            ))
+            .bind(key)
+            .fetch_one(&pool)
+            .await
+            .expect("read back");
+            row
+        }
+    };
+
+    // The seed's session, created at REF_NOW: Django's own bytes.
+    let now = v.reference_now;
+    let seed = &v.sessions()[0];
+    let created = store
+        .create(
+            &Record::new(data(json!({"visit": 11})), now + Duration::weeks(2)),
+            now,
+        )
+        .await
+        .expect("create");
+    let (stored, text) = read(created.cookie_value.clone()).await;
+    assert_eq!(stored, s(seed, "session_data"));
+    assert_eq!(text, "2024-06-15 12:00:00.250000");
+
+    // Nanoseconds are cut, never rounded; the value is the UTC wall clock.
+    let expires_at = datetime!(2030-05-17 09:30:00.000123999 +05:30);
+    let outcome = store
+        .save(
+            &created.cookie_value,
+            &Record::new(data(json!({"visit": 12})), expires_at),
+            &created.version,
+            now,
+        )
+        .await
+        .expect("save");
+    assert!(matches!(outcome, SaveOutcome::Saved(_)), "{outcome:?}");
+    let (stored, text) = read(created.cookie_value.clone()).await;
+    assert_eq!(text, "2030-05-17 04:00:00.000123");
+    let decoded = v
+        .codec(false)
+        .decode(&stored, None, now)
+        .expect("Django's secret verifies it");
+    assert_eq!(decoded.data, data(json!({"visit": 12})));
+    let loaded = store
+        .load(&created.cookie_value, now)
+        .await
+        .expect("load")
+        .expect("live");
+    assert_eq!(
+        loaded.record.expires_at,
+        datetime!(2030-05-17 04:00:00.000123 UTC)
+    );
+    drop_table(&pool, &table).await;
+}
+
+#[tokio::test]
+async fn clear_expired_works_in_batches_and_is_strict() {
+    let url = mysql_url();
+    if !available("MySQL", &url).await {
+        return;
+    }
+    let table = unique("sk_test");
+    let store = fresh_store(&table).await;
+    let pool = admin().await;
+    let signed = codec().encode(&SessionMap::new(), NOW);
+    // One multi-row INSERT: the signed value is plain ASCII without quotes.
+    let rows: Vec<String> = (1..=2500)
+        .map(|i| {
+            let at = NOW - Duration::seconds(i);
+            format!(
+                "('expired{i:08}', '{signed}', '{}')",
+                at.format(time::macros::format_description!(
+                    "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:6]"
+                ))
+                .expect("format")
+            )
+        })
+        .collect();
+    sqlx::query(&format!("INSERT INTO `{table}` VALUES {}", rows.join(",")))
+        .execute(&pool)
+        .await
+        .expect("insert expired rows");
+    let on_the_dot = store
+        .create(&Record::new(SessionMap::new(), NOW), NOW)
+        .await
+        .expect("create");
+
+    assert_eq!(store.clear_expired(NOW).await.expect("clear"), 2500);
+    assert_eq!(store.clear_expired(NOW).await.expect("clear"), 0);
+    let (left,): (i64,) = sqlx::query_as(&format!("SELECT count(*) FROM `{table}`"))
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(left, 1, "the row expiring exactly now stays, as in Django");
+    assert!(store
+        .load(&on_the_dot.cookie_value, NOW)
+        .await
+        .expect("load")
+        .is_none());
+    assert_eq!(
+        store
+            .clear_expired(NOW + Duration::microseconds(1))
+            .await
+            .expect("clear"),
+        1
+    );
+    drop_table(&pool, &table).await;
+}
