@@ -44,7 +44,12 @@ pub(crate) fn session(visits: u64, expires_at: OffsetDateTime) -> Record {
 /// Load, increment, save: one session, the same key every iteration; then a
 /// load alone and a create + delete. `rt` must be the runtime the store was
 /// opened on.
-pub(crate) fn round_trip(c: &mut Criterion, rt: &Runtime, engine: &str, store: Arc<dyn SessionStore>) {
+pub(crate) fn round_trip(
+    c: &mut Criterion,
+    rt: &Runtime,
+    engine: &str,
+    store: Arc<dyn SessionStore>,
+) {
     let now = OffsetDateTime::now_utc();
     let expires_at = now + Duration::weeks(2);
     let key = rt

@@ -80,14 +80,20 @@ pub struct Version {
 impl Version {
     /// A version made of these bytes.
     pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
-        Self { bytes: bytes.into(), rewrite: false }
+        Self {
+            bytes: bytes.into(),
+            rewrite: false,
+        }
     }
 
     /// The version of a stored value that could not be used and must be
     /// written back even if the request changes nothing — Django's
     /// signed-cookie engine re-issues a fresh cookie for a bad or expired one.
     pub fn rewrite(bytes: impl Into<Vec<u8>>) -> Self {
-        Self { bytes: bytes.into(), rewrite: true }
+        Self {
+            bytes: bytes.into(),
+            rewrite: true,
+        }
     }
 
     /// The bytes this version was made of.
@@ -105,7 +111,12 @@ impl fmt::Debug for Version {
     // A db version is the signed session data: a credential-like value that
     // must never reach a log.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Version({} bytes{})", self.bytes.len(), if self.rewrite { ", rewrite" } else { "" })
+        write!(
+            f,
+            "Version({} bytes{})",
+            self.bytes.len(),
+            if self.rewrite { ", rewrite" } else { "" }
+        )
     }
 }
 
