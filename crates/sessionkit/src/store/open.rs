@@ -14,7 +14,7 @@ use super::SessionStore;
 /// |---|---|
 /// | `db` | `SESSION_DB_URL`: `sqlite://`, `postgres://`, `mysql://` (table `SESSION_DB_TABLE`) |
 /// | `cache` | `SESSION_CACHE_URL`: `memory://`, `redis://`, `redis+cluster://h:p,h:p`, `memcache://` (key prefix `SESSION_CACHE_KEY_PREFIX`) |
-/// | `cached_db` | an in-process cache (`memory://`) in front of the `db` engine |
+/// | `cached_db` | the `db` engine behind a cache, `SESSION_CACHE_URL`: in-process (`memory://`), or shared by every process: `redis://`, `redis+cluster://h:p,h:p`, `unix://`, `memcache://` (key prefix `SESSION_CACHE_KEY_PREFIX`) |
 /// | `file` | `SESSION_FILE_PATH` (default: the system temp dir), files named cookie name + key |
 /// | `signed_cookies` | no server store: the session is the cookie |
 ///
@@ -129,22 +129,39 @@ async fn open_cached_db(
     store: &StoreConfig,
     session: &SessionConfig,
 ) -> Result<Arc<dyn SessionStore>, StoreError> {
+    use super::cached_db::{CachedDbStore, SessionCache};
+
     let db = open_db(store, session).await?;
-    match scheme(&store.cache_url) {
+    let url = store.cache_url.as_str();
+    // The same constructors as the `cache` engine's, so a URL means the same
+    // server and prefix in both.
+    let cache: Result<Arc<dyn SessionCache>, StoreError> = match scheme(url) {
         #[cfg(feature = "memory")]
-        "memory" => Ok(Arc::new(super::cached_db::CachedDbStore::new(
-            Arc::new(super::cached_db::MemoryCache::new()),
-            db,
-        ))),
-        other => {
-            let _ = db;
-            Err(unsupported(
-                "SESSION_CACHE_URL (for cached_db)",
-                other,
-                &[("memory", cfg!(feature = "memory"))],
-            ))
+        "memory" => Ok(Arc::new(super::cached_db::MemoryCache::new())),
+        #[cfg(feature = "redis")]
+        "redis" | "redis+cluster" | "unix" => {
+            let s = super::redis::RedisStore::open(url, session.codec()).await?;
+            Ok(Arc::new(super::redis::RedisCache::new(
+                s.with_prefix(store.key_prefix.clone()),
+            )))
         }
-    }
+        #[cfg(feature = "memcached")]
+        "memcache" | "memcached" => {
+            let s = super::memcached::MemcachedStore::new(url, session.codec()).await?;
+            let s = s.with_prefix(store.key_prefix.clone())?;
+            Ok(Arc::new(super::memcached::MemcachedCache::new(s)?))
+        }
+        other => Err(unsupported(
+            "SESSION_CACHE_URL (for cached_db)",
+            other,
+            &[
+                ("memory", cfg!(feature = "memory")),
+                ("redis", cfg!(feature = "redis")),
+                ("memcached", cfg!(feature = "memcached")),
+            ],
+        )),
+    };
+    Ok(Arc::new(CachedDbStore::new(cache?, db)))
 }
 
 fn open_file(

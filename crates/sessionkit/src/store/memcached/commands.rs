@@ -4,8 +4,8 @@
 //! to `gets`/`cas`/`add`/`delete`: `mg <key> v c t` reads the value, its CAS
 //! unique and its TTL in one reply; `ms … C<unique> c` is a `cas` that also
 //! returns the new unique, which saves the follow-up `gets` a plain `cas`
-//! would need; `ms … ME` is `add`; `md … C<unique>` deletes only an unchanged
-//! entry.
+//! would need; `ms … ME` is `add` and `ms … MS` a plain `set`;
+//! `md … C<unique>` deletes only an unchanged entry.
 
 use std::future::Future;
 use std::time::Duration;
@@ -33,6 +33,8 @@ pub(super) enum Mode {
     Add,
     /// Only if the entry still has this CAS unique (`cas`).
     Cas(u64),
+    /// Whatever the key holds (`set`).
+    Set,
 }
 
 /// What a conditional write or delete did.
@@ -92,12 +94,14 @@ impl Server {
         let condition = match mode {
             Mode::Add => "ME".to_owned(),
             Mode::Cas(cas) => format!("C{cas}"),
+            Mode::Set => "MS".to_owned(),
         };
         let flags = [ttl.as_str(), condition.as_str(), "c"];
         // An `add` applied before its reply was lost fails its retry with
         // NS: the caller then draws another key, and the first entry just
-        // expires. A repeated `cas` could apply one change twice.
-        let repeatable = matches!(mode, Mode::Add);
+        // expires. A repeated `set` writes the same bytes again. A repeated
+        // `cas` could apply one change twice.
+        let repeatable = matches!(mode, Mode::Add | Mode::Set);
         self.within(async {
             let mut retried = false;
             loop {

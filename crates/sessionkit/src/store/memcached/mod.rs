@@ -31,6 +31,10 @@
 //!
 //! Needs memcached 1.6 or later (meta commands) with CAS enabled (no `-C`).
 //!
+//! [`MemcachedCache`] puts the same server in front of a db store as the
+//! shared cache of a [`CachedDbStore`](crate::store::cached_db::CachedDbStore),
+//! under keys of its own (`…sessions.cached_db<key>`).
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), sessionkit::error::StoreError> {
 //! use sessionkit::signing::{Codec, Keys, SecretKey};
@@ -50,6 +54,7 @@ use std::sync::Arc;
 use crate::error::StoreError;
 use crate::signing::Codec;
 
+mod cache;
 mod commands;
 mod engine;
 mod entry;
@@ -57,6 +62,9 @@ mod error;
 mod options;
 mod pool;
 
+pub use cache::{
+    MemcachedCache, DEFAULT_HOLD_OFF, DJANGO_CACHED_DB_KEY_PREFIX, MAX_CACHE_PREFIX_BYTES,
+};
 pub use options::{MemcachedOptions, MAX_PREFIX_BYTES};
 
 use commands::Server;

@@ -34,6 +34,12 @@
 //! touch moves `expire_date` and the TTL without touching `session_data`, so
 //! it never makes a concurrent save conflict.
 //!
+//! # As the cache of `cached_db`
+//!
+//! [`RedisCache`] puts the same server (or cluster) in front of a db store as
+//! the shared cache of a [`CachedDbStore`](crate::store::cached_db::CachedDbStore),
+//! under keys of its own (`…sessions.cached_db<key>`).
+//!
 //! # Cluster
 //!
 //! Every command touches one key, so on a cluster each operation goes to the
@@ -67,12 +73,15 @@ use crate::key;
 use crate::signing::Codec;
 use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionMap, SessionStore, Version};
 
+mod cache;
 mod conn;
 mod error;
 mod expiry;
 mod reply;
 mod script;
 mod url;
+
+pub use cache::{RedisCache, DEFAULT_HOLD_OFF, DJANGO_CACHED_DB_KEY_PREFIX};
 
 use conn::Conn;
 use error::{from_redis, is_wrong_type, NoFreeKey};

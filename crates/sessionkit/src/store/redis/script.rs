@@ -76,7 +76,7 @@ pub(super) struct Lua {
 }
 
 impl Lua {
-    fn new(source: &'static str) -> Self {
+    pub(super) fn new(source: &'static str) -> Self {
         Self {
             script: Script::new(source),
             source,
