@@ -37,8 +37,16 @@
 //!
 //! | Django `SESSION_ENGINE` | sessionkit | cargo feature |
 //! |---|---|---|
-//! | `db` (SQLite) | [`store::db::DbStore`] | `sqlite` (default) |
-//! | `cache` (in-process) | [`store::memory::MemoryStore`] | `memory` (default) |
+//! | `db` (SQLite, PostgreSQL, MySQL/MariaDB) | `store::db::DbStore` | `sqlite` (default), `postgres`, `mysql` |
+//! | `file` | `store::file::FileStore` | `file` |
+//! | `cache` (in-process) | `store::memory::MemoryStore` | `memory` (default) |
+//! | `cache` (Redis, Redis Cluster) | `store::redis::RedisStore` | `redis` |
+//! | `cache` (Memcached) | `store::memcached::MemcachedStore` | `memcached` |
+//! | `cached_db` | [`store::cached_db::CachedDbStore`] | always |
+//! | `signed_cookies` | [`store::signed_cookies::SignedCookieStore`] | always |
+//!
+//! [`store::open`] builds the engine a [`StoreConfig`] names (Django's setting
+//! names, read from the environment), as the demo and the CLI do.
 //!
 //! The axum extractor and `IntoResponse` for [`SessionError`] come with the
 //! `axum` feature (default); the layer itself is plain tower. The public
