@@ -64,7 +64,7 @@ impl Codec {
         max_age: Option<time::Duration>,
         now: time::OffsetDateTime,
     ) -> Result<Decoded, SigningError> {
-        let verified = self.signer.loads(signed, max_age, now)?;
+        let verified = self.signer.loads_object(signed, max_age, now)?;
         match verified.value {
             Value::Object(data) => Ok(Decoded {
                 data,

@@ -32,7 +32,9 @@ pub enum SigningError {
     /// or zlib). Django raises `ValueError`/`zlib.error` here.
     #[error("malformed signed value")]
     Malformed(#[source] Malformed),
-    /// The payload decoded but is not JSON that serde_json can read.
+    /// The payload decoded but is not JSON that Python's `json.loads` reads (or it
+    /// nests deeper than [`python_json::MAX_DEPTH`](super::python_json::MAX_DEPTH)).
+    /// The source is serde_json's reason.
     #[error("signed payload is not valid json")]
     Json(#[source] serde_json::Error),
     /// The payload is valid JSON but not an object, so it cannot be a session.

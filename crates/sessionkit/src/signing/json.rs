@@ -7,10 +7,16 @@
 //! (everything outside `0x20..=0x7E` escaped, lowercase hex, surrogate pairs
 //! beyond the BMP), `/` left alone, and floats in `repr` form (`1.0`, `1e-05`,
 //! `1e+16`). serde_json's own writer differs on all of the last three.
+//!
+//! Values `Value` cannot hold (`NaN`, integers beyond 64 bits, lone surrogates)
+//! arrive as raw markers (see [`python_json`](super::python_json)) and are
+//! written back as their token.
 
 use std::fmt::Write as _;
 
 use serde_json::{Map, Number, Value};
+
+use super::python_json::{object_token, raw_key_token};
 
 /// `v` as Python's compact `json.dumps` writes it.
 ///
@@ -43,19 +49,37 @@ pub fn write_python_json(v: &Value, out: &mut String) {
             }
             out.push(']');
         }
-        Value::Object(map) => write_object(map, out),
+        Value::Object(map) => {
+            // Markers have one entry, so most objects cost just this length test.
+            if map.len() == 1 {
+                if let Some(token) = object_token(map) {
+                    out.push_str(token);
+                    return;
+                }
+            }
+            write_object(map, out);
+        }
     }
 }
 
 /// Appends a JSON object; lets the codec write a session map without wrapping it
-/// in a `Value` first.
+/// in a `Value` first. The map itself is always written as an object (a session
+/// is a dict even if it looks like a marker); its values may be markers.
 pub(crate) fn write_object(map: &Map<String, Value>, out: &mut String) {
     out.push('{');
     for (i, (k, v)) in map.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        write_str(k, out);
+        // Keys standing for a lone-surrogate key start with NUL, which real keys
+        // almost never do: one byte compare per key.
+        match k.as_bytes().first() {
+            Some(0) => match raw_key_token(k) {
+                Some(token) => out.push_str(token),
+                None => write_str(k, out),
+            },
+            _ => write_str(k, out),
+        }
         out.push(':');
         write_python_json(v, out);
     }
@@ -103,7 +127,7 @@ fn write_str(s: &str, out: &mut String) {
     out.push('"');
 }
 
-fn push_u_escape(unit: u16, out: &mut String) {
+pub(super) fn push_u_escape(unit: u16, out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push_str("\\u");
     for shift in [12, 8, 4, 0] {
@@ -126,7 +150,8 @@ fn write_number(n: &Number, out: &mut String) {
 /// in `-4..16`, else as `d.ddde±XX`.
 fn write_float(f: f64, out: &mut String) {
     if !f.is_finite() {
-        // serde_json numbers are always finite; Python would write these.
+        // serde_json numbers are always finite (non-finite values come as markers);
+        // this is what Python would write.
         out.push_str(if f.is_nan() {
             "NaN"
         } else if f > 0.0 {

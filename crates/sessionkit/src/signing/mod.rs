@@ -39,20 +39,31 @@
 //! # Ok::<(), SigningError>(())
 //! ```
 //!
+//! # Values only Python can hold
+//!
+//! Python's `json` reads and writes values that `serde_json::Value` cannot hold:
+//! `NaN`, `Infinity` and `-Infinity`; integers beyond the `i64`/`u64` range
+//! (`10**22`); strings (and dict keys) with lone surrogates (`"\ud800"`). A session
+//! holding one decodes all the same: the value is kept as a *raw marker*, a
+//! one-entry object `{"\u0000sessionkit:python-json": "<token>"}` (a key gets the
+//! token after that prefix), and every save writes the token back verbatim, so
+//! Django reads exactly what it wrote. An app sees the marker as an object; it
+//! can recognise one with [`python_json::raw_token`] and make one with
+//! [`python_json::raw_value`]. Everything `Value` can hold reads as before.
+//!
+//! Such a value as `_session_expiry` is not a number or a date to
+//! [`crate::expiry`], so the session gets the default age (`SESSION_COOKIE_AGE`)
+//! and is not a browser-close session, never a panic. Django raises on it
+//! (turning `NaN` or `10**22` seconds into a cookie date or a `timedelta`), so its
+//! middleware cannot save such a session.
+//!
 //! # Known limits
 //!
-//! Django can sign values that do not survive the trip into `serde_json::Value`;
-//! they fail to decode (a [`SigningError::Json`] error, so a session loads empty)
-//! or lose precision:
-//!
-//! - `NaN`, `Infinity` and `-Infinity`, which Python writes for non-finite floats;
-//! - lone surrogates (`"\ud800"`), which Python accepts in strings;
-//! - nesting deeper than 128 levels (serde_json's recursion limit);
-//! - integers beyond the `u64`/`i64` range become floats (`10**20` reads as
-//!   `1e20` and is written back as `1e+20`).
-//!
-//! Decompression stops at 5 MiB of output ([`MalformedKind::TooLarge`]); Django has
-//! no cap. Timestamps must fit an `i64`.
+//! - Nesting deeper than [`python_json::MAX_DEPTH`] (512) levels fails to decode
+//!   (a [`SigningError::Json`] error, so a session loads empty); Python stops near
+//!   1000.
+//! - Decompression stops at 5 MiB of output ([`MalformedKind::TooLarge`]); Django
+//!   has no cap. Timestamps must fit an `i64`.
 
 mod codec;
 mod error;
@@ -63,6 +74,7 @@ mod zlib;
 
 pub mod base62;
 pub mod json;
+pub mod python_json;
 
 pub use codec::{Codec, Decoded};
 pub use error::{Malformed, MalformedKind, SigningError};

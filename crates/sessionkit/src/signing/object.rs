@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::error::{MalformedKind, SigningError};
 use super::keys::Keys;
 use super::signer::Signer;
-use super::{json, zlib};
+use super::{json, python_json, zlib};
 
 /// Reads payloads as leniently as Python's `b64_decode` where it matters for
 /// values Django could have written: padding optional, non-zero trailing bits
@@ -74,13 +74,42 @@ impl Signer {
         max_age: Option<time::Duration>,
         now: time::OffsetDateTime,
     ) -> Result<Verified, SigningError> {
+        self.loads_as(signed, max_age, now, Top::Any)
+    }
+
+    /// `loads` for a session, which must be a JSON object: a payload whose top
+    /// level is a value only Python holds (`NaN`) is [`SigningError::NotAnObject`]
+    /// rather than a marker that would be written back as a dict.
+    pub(crate) fn loads_object(
+        &self,
+        signed: &str,
+        max_age: Option<time::Duration>,
+        now: time::OffsetDateTime,
+    ) -> Result<Verified, SigningError> {
+        self.loads_as(signed, max_age, now, Top::Object)
+    }
+
+    fn loads_as(
+        &self,
+        signed: &str,
+        max_age: Option<time::Duration>,
+        now: time::OffsetDateTime,
+        top: Top,
+    ) -> Result<Verified, SigningError> {
         let unsigned = self.unsign(signed, max_age, now)?;
         Ok(Verified {
-            value: decode_payload(unsigned.value)?,
+            value: decode_payload(unsigned.value, top)?,
             timestamp: unsigned.timestamp,
             fallback: unsigned.fallback,
         })
     }
+}
+
+/// What the top level of a payload may be.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Top {
+    Any,
+    Object,
 }
 
 /// Django's `signing.dumps`: signs `value` with the current key of `keys`.
@@ -105,7 +134,7 @@ pub fn loads(
     Signer::new(keys, salt).loads(signed, max_age, now)
 }
 
-fn decode_payload(payload: &str) -> Result<Value, SigningError> {
+fn decode_payload(payload: &str, top: Top) -> Result<Value, SigningError> {
     let (compressed, b64) = match payload.strip_prefix('.') {
         Some(rest) => (true, rest),
         None => (false, payload),
@@ -118,17 +147,34 @@ fn decode_payload(payload: &str) -> Result<Value, SigningError> {
     } else {
         bytes
     };
-    parse_latin1_json(&bytes)
+    parse_latin1_json(&bytes, top)
 }
 
 /// Django decodes the bytes as latin-1 before `json.loads`; Django itself only
 /// writes ASCII, but a byte ≥ 0x80 from elsewhere must read as the same char.
-fn parse_latin1_json(bytes: &[u8]) -> Result<Value, SigningError> {
+///
+/// serde_json reads almost every session, fast. What it refuses (`NaN`, lone
+/// surrogates, deep nesting) or may have rounded (an integer beyond 64 bits
+/// becomes a float) is read again by the Python-compatible parser, which keeps
+/// those values as raw markers, so the session is neither lost nor altered.
+fn parse_latin1_json(bytes: &[u8], top: Top) -> Result<Value, SigningError> {
     let parsed = if bytes.is_ascii() {
         serde_json::from_slice(bytes)
     } else {
         let text: String = bytes.iter().map(|&b| char::from(b)).collect();
         serde_json::from_str(&text)
     };
-    parsed.map_err(SigningError::Json)
+    match parsed {
+        Ok(value) if !python_json::may_hold_big_int(&value) => Ok(value),
+        // The second parser reads all serde_json reads; were it ever to refuse,
+        // serde_json's reading still beats losing the session.
+        Ok(value) => Ok(python_json::parse(bytes).unwrap_or(value)),
+        Err(e) => match python_json::parse(bytes) {
+            Some(_) if top == Top::Object && !python_json::starts_object(bytes) => {
+                Err(SigningError::NotAnObject)
+            }
+            Some(value) => Ok(value),
+            None => Err(SigningError::Json(e)),
+        },
+    }
 }
