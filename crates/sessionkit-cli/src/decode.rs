@@ -116,12 +116,15 @@ fn unverified(value: &str, salt: &Salt, now: OffsetDateTime, pretty: bool) -> Re
     Ok(())
 }
 
+/// Compact output is the JSON Django itself would write (ASCII, Python's
+/// floats, and the values only Python can hold — `NaN`, huge integers — as
+/// their own tokens); `--pretty` is for people and shows those as the
+/// library's marker objects.
 fn json(value: &Value, pretty: bool) -> String {
-    let text = if pretty {
-        serde_json::to_string_pretty(value)
+    if pretty {
+        // Serialising a `Value` cannot fail: its map keys are always strings.
+        serde_json::to_string_pretty(value).unwrap_or_default()
     } else {
-        serde_json::to_string(value)
-    };
-    // Serialising a `Value` cannot fail: its map keys are always strings.
-    text.unwrap_or_default()
+        sessionkit::signing::json::to_python_json(value)
+    }
 }
