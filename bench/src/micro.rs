@@ -1,0 +1,73 @@
+//! `micro [n]`: the session layers' own cost per request, without sockets:
+//! each router is called in-process `n` times with a returning client's
+//! cookie, on one thread. What the HTTP bench cannot separate — the kernel's
+//! share of a loopback request is several µs — this shows: the µs each layer
+//! adds over the bare handler. Used to tune the hot path.
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::Router;
+use http::header::{COOKIE, SET_COOKIE};
+use http::Request;
+use serde_json::json;
+use tower::ServiceExt;
+
+use crate::serve::{self, BoxError};
+use crate::variants::{self, Family};
+
+const MICRO: &[&str] = &[
+    "bare-axum",
+    "sessionkit-memory",
+    "sessionkit-signed-cookies",
+    "tower-sessions-memory",
+];
+
+async fn once(app: &Router, cookie: Option<&str>) -> Result<Option<String>, BoxError> {
+    let mut req = Request::get("/visit/").body(Body::empty())?;
+    if let Some(c) = cookie {
+        req.headers_mut().insert(COOKIE, c.parse()?);
+    }
+    let res = app.clone().oneshot(req).await?;
+    if !res.status().is_success() {
+        return Err(format!("answered {}", res.status()).into());
+    }
+    Ok(res
+        .headers()
+        .get(SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned))
+}
+
+pub fn micro(n: usize) -> Result<(), BoxError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let mut out = serde_json::Map::new();
+        for name in MICRO {
+            let v = variants::find(name).ok_or("unknown variant")?;
+            let app = match v.family {
+                Family::Bare => serve::bare_app(),
+                Family::Ours => serve::ours_app(v.store, "").await?,
+                Family::Peer => serve::tower_app(v.store, "").await?,
+            };
+            let mut cookie = once(&app, None).await?;
+            let mut best = f64::INFINITY;
+            for _ in 0..5 {
+                let t = Instant::now();
+                for _ in 0..n {
+                    if let Some(c) = once(&app, cookie.as_deref()).await? {
+                        cookie = Some(c);
+                    }
+                }
+                best = best.min(t.elapsed().as_secs_f64() / n as f64);
+            }
+            out.insert((*name).to_owned(), json!(best * 1e6));
+            eprintln!("{name:28} {:.2} µs per request", best * 1e6);
+        }
+        println!("{}", serde_json::Value::Object(out));
+        Ok(())
+    })
+}
