@@ -9,21 +9,40 @@ use time::{Month, OffsetDateTime, Weekday};
 /// Never panics: an epoch outside years 1..=9999 is clamped to that range,
 /// where Python would raise instead.
 pub fn http_date(epoch_seconds: i64) -> String {
+    let mut out = String::with_capacity(29);
+    push_http_date(&mut out, epoch_seconds);
+    out
+}
+
+/// [`http_date`], appended to `out`: a cookie is written into one buffer,
+/// with no formatting machinery (this runs on every response that saves).
+pub(crate) fn push_http_date(out: &mut String, epoch_seconds: i64) {
     // 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
     const MIN: i64 = -62_135_596_800;
     const MAX: i64 = 253_402_300_799;
     let at = OffsetDateTime::from_unix_timestamp(epoch_seconds.clamp(MIN, MAX))
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
-        weekday(at.weekday()),
-        at.day(),
-        month(at.month()),
-        at.year(),
-        at.hour(),
-        at.minute(),
-        at.second(),
-    )
+    let two = |out: &mut String, n: u8| {
+        out.push(char::from(b'0' + n / 10));
+        out.push(char::from(b'0' + n % 10));
+    };
+    out.push_str(weekday(at.weekday()));
+    out.push_str(", ");
+    two(out, at.day());
+    out.push(' ');
+    out.push_str(month(at.month()));
+    out.push(' ');
+    // Years 1..=9999 after the clamp: four digits, zero-padded.
+    let year = at.year().clamp(1, 9999) as u16;
+    two(out, (year / 100) as u8);
+    two(out, (year % 100) as u8);
+    out.push(' ');
+    two(out, at.hour());
+    out.push(':');
+    two(out, at.minute());
+    out.push(':');
+    two(out, at.second());
+    out.push_str(" GMT");
 }
 
 /// The floor of `at` as seconds since the epoch, as Python's `time.gmtime`

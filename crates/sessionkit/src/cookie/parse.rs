@@ -13,7 +13,11 @@ use http::HeaderMap;
 /// value as Python's `http.cookies._unquote`. Duplicates are all kept; a
 /// caller that wants Django's dict takes the last one. Never panics.
 pub fn parse_cookie(header: &str) -> Vec<(String, String)> {
-    header.split(';').filter_map(parse_chunk).collect()
+    header
+        .split(';')
+        .filter_map(parse_chunk)
+        .map(|(key, value)| (key.to_owned(), unquote(value)))
+        .collect()
 }
 
 /// The value of cookie `name` across **every** `Cookie` header of a request.
@@ -24,9 +28,10 @@ pub fn parse_cookie(header: &str) -> Vec<(String, String)> {
 /// as Django's WSGI handler does (`decode(errors="replace")`): since `;` and `=`
 /// are ASCII they survive, so a bad pair never hides the others.
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    let mut found = None;
+    let mut last = None;
     for header in headers.get_all(COOKIE) {
         let text = String::from_utf8_lossy(header.as_bytes());
+        let mut found = None;
         for chunk in text.split(';') {
             if let Some((key, value)) = parse_chunk(chunk) {
                 if key == name {
@@ -34,17 +39,23 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
                 }
             }
         }
+        // Unquoted (allocated) once, for the winner only; the borrow of
+        // `text` ends with this header.
+        if let Some(value) = found.take() {
+            last = Some(unquote(value));
+        }
     }
-    found
+    last
 }
 
-fn parse_chunk(chunk: &str) -> Option<(String, String)> {
+/// One `name=value` chunk, stripped, still quoted; `None` when empty.
+fn parse_chunk(chunk: &str) -> Option<(&str, &str)> {
     let (key, value) = chunk.split_once('=').unwrap_or(("", chunk));
     let (key, value) = (py_strip(key), py_strip(value));
     if key.is_empty() && value.is_empty() {
         return None;
     }
-    Some((key.to_owned(), unquote(value)))
+    Some((key, value))
 }
 
 /// Python's `str.strip()`: Rust's `White_Space` plus the ASCII separators

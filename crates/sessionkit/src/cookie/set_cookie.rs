@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use time::OffsetDateTime;
 
-use super::http_date::{floor_epoch, http_date};
+use super::http_date::{floor_epoch, push_http_date};
 use crate::config::{SameSite, SessionConfig};
 
 /// `expires` of a deleted cookie, as Django hard-codes it.
@@ -25,12 +25,12 @@ pub fn set_cookie(
     max_age: Option<i64>,
     now: OffsetDateTime,
 ) -> String {
-    let expires = max_age.map(|age| http_date(floor_epoch(now).saturating_add(age)));
+    let expires = max_age.map(|age| Expires::At(floor_epoch(now).saturating_add(age)));
     Attributes {
         name: &config.cookie_name,
         value,
         domain: config.cookie_domain.as_deref(),
-        expires: expires.as_deref(),
+        expires,
         httponly: config.cookie_httponly,
         max_age,
         path: &config.cookie_path,
@@ -54,7 +54,7 @@ pub fn delete_cookie(config: &SessionConfig) -> String {
         name,
         value: "",
         domain: config.cookie_domain.as_deref(),
-        expires: Some(EPOCH_DATE),
+        expires: Some(Expires::Text(EPOCH_DATE)),
         httponly: false,
         max_age: Some(0),
         path: &config.cookie_path,
@@ -64,12 +64,19 @@ pub fn delete_cookie(config: &SessionConfig) -> String {
     .render()
 }
 
+/// A cookie's `expires`: a fixed text, or a time formatted straight into
+/// the header.
+enum Expires {
+    Text(&'static str),
+    At(i64),
+}
+
 /// One morsel, fields in Python's (alphabetical) output order.
 struct Attributes<'a> {
     name: &'a str,
     value: &'a str,
     domain: Option<&'a str>,
-    expires: Option<&'a str>,
+    expires: Option<Expires>,
     httponly: bool,
     max_age: Option<i64>,
     path: &'a str,
@@ -78,34 +85,57 @@ struct Attributes<'a> {
 }
 
 impl Attributes<'_> {
+    /// Written into one buffer sized for the usual cookie: no per-attribute
+    /// strings (this runs on every response that saves a session).
     fn render(&self) -> String {
-        let mut out = format!("{}={}", self.name, quote(self.value));
-        let mut push = |part: &str| {
-            out.push_str("; ");
-            out.push_str(part);
-        };
+        let mut out = String::with_capacity(self.name.len() + self.value.len() + 112);
+        out.push_str(self.name);
+        out.push('=');
+        push_quoted(&mut out, self.value);
         if let Some(domain) = self.domain.filter(|d| !d.is_empty()) {
-            push(&format!("Domain={domain}"));
+            out.push_str("; Domain=");
+            out.push_str(domain);
         }
-        if let Some(expires) = self.expires {
-            push(&format!("expires={expires}"));
+        match &self.expires {
+            Some(Expires::Text(text)) => {
+                out.push_str("; expires=");
+                out.push_str(text);
+            }
+            Some(Expires::At(epoch)) => {
+                out.push_str("; expires=");
+                push_http_date(&mut out, *epoch);
+            }
+            None => {}
         }
         if self.httponly {
-            push("HttpOnly");
+            out.push_str("; HttpOnly");
         }
         if let Some(age) = self.max_age {
-            push(&format!("Max-Age={age}"));
+            // Writing to a String cannot fail.
+            let _ = write!(out, "; Max-Age={age}");
         }
         if !self.path.is_empty() {
-            push(&format!("Path={}", self.path));
+            out.push_str("; Path=");
+            out.push_str(self.path);
         }
         if let Some(samesite) = self.samesite {
-            push(&format!("SameSite={}", samesite.as_str()));
+            out.push_str("; SameSite=");
+            out.push_str(samesite.as_str());
         }
         if self.secure {
-            push("Secure");
+            out.push_str("; Secure");
         }
         out
+    }
+}
+
+/// [`quote`], appended to `out`; a value that needs no quoting (every session
+/// key and signed value) is copied as it is.
+fn push_quoted(out: &mut String, value: &str) {
+    if !value.is_empty() && value.chars().all(is_legal) {
+        out.push_str(value);
+    } else {
+        out.push_str(&quote(value));
     }
 }
 
@@ -137,7 +167,25 @@ pub(crate) fn quote(value: &str) -> String {
 
 /// Python's `_LegalChars`: ASCII letters, digits and ``!#$%&'*+-.^_`|~:``.
 fn is_legal(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~:".contains(c)
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            '!' | '#'
+                | '$'
+                | '%'
+                | '&'
+                | '\''
+                | '*'
+                | '+'
+                | '-'
+                | '.'
+                | '^'
+                | '_'
+                | '`'
+                | '|'
+                | '~'
+                | ':'
+        )
 }
 
 #[cfg(test)]

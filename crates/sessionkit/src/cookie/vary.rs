@@ -10,6 +10,12 @@ use http::{HeaderMap, HeaderValue};
 /// the result is one header joined with `", "`, or `*` when `*` was listed.
 /// Unlike Django, empty list items are dropped (HTTP ignores them).
 pub fn patch_vary(headers: &mut HeaderMap) {
+    // The usual case, on every response that touched the session: nothing
+    // to merge with, so nothing to allocate.
+    if !headers.contains_key(VARY) {
+        headers.insert(VARY, HeaderValue::from_static("Cookie"));
+        return;
+    }
     let mut items: Vec<Vec<u8>> = Vec::new();
     for value in headers.get_all(VARY) {
         for item in value.as_bytes().split(|b| *b == b',') {

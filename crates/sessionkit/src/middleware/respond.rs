@@ -23,7 +23,8 @@ fn replace<B: From<String>>(status: StatusCode, body: &str) -> Response<B> {
 fn header(value: String) -> Option<HeaderValue> {
     // Cookie values we write are ASCII by construction; a config with odd
     // characters in the domain or path must not panic the request.
-    HeaderValue::from_str(&value).map_err(|_| tracing::error!("session cookie header is not a valid header value; check SESSION_COOKIE_DOMAIN/PATH/NAME")).ok()
+    // `try_from(String)` takes the string's buffer as it is: no copy.
+    HeaderValue::try_from(value).map_err(|_| tracing::error!("session cookie header is not a valid header value; check SESSION_COOKIE_DOMAIN/PATH/NAME")).ok()
 }
 
 pub(super) async fn finish<B: From<String>>(

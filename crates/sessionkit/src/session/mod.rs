@@ -83,20 +83,19 @@ impl Session {
     /// A session for the cookie value a request carried (if any). A value the
     /// store does not accept is dropped here, so it never reaches the store:
     /// the request gets a fresh session, as Django does with a too-short key.
-    pub(crate) fn new(shared: Arc<Shared>, cookie_value: Option<&str>) -> Self {
-        let key = cookie_value.and_then(|v| {
-            if shared.store.accepts(v) {
-                Some(v.to_owned())
-            } else {
+    pub(crate) fn new(shared: Arc<Shared>, cookie_value: Option<String>) -> Self {
+        let key = cookie_value.filter(|v| {
+            let accepted = shared.store.accepts(v);
+            if !accepted {
                 tracing::debug!(cookie = %log_tag(v), "session cookie not accepted by the store; starting a new session");
-                None
             }
+            accepted
         });
         Self {
             inner: Arc::new(Inner {
                 shared,
                 state: Mutex::new(State {
-                    request_key: key.clone(),
+                    request_had_key: key.is_some(),
                     key,
                     ..State::default()
                 }),

@@ -56,16 +56,18 @@ impl Session {
         let shared = &self.inner.shared;
         let store = &shared.store;
         let now = shared.config.now();
-        // Decide under the lock, act after releasing it: no guard across an await.
+        // Decide under the lock, act after releasing it: no guard across an
+        // await. The dict is cloned once, into the record the store gets;
+        // the change log is only read if a conflict needs it.
         let plan = {
             let st = self.state();
             let data = st.data.clone().unwrap_or_default();
             match (&st.key, st.cycle, &st.version) {
-                (Some(k), false, Some(v)) => Ok((k.clone(), data, v.clone(), st.changes.clone())),
+                (Some(k), false, Some(v)) => Ok((k.clone(), data, v.clone())),
                 _ => Err(data),
             }
         };
-        let (key, mut data, mut version, changes) = match plan {
+        let (key, data, mut version) = match plan {
             Ok(update) => update,
             Err(data) => {
                 let saved = store.create(&self.record(data, now), now).await?;
@@ -78,15 +80,14 @@ impl Session {
                 return Ok(saved.cookie_value);
             }
         };
+        let mut record = self.record(data, now);
         let _guard = shared.locks.lock(&key).await;
         for attempt in 0..=shared.config.max_save_retries {
-            let outcome = store
-                .save(&key, &self.record(data.clone(), now), &version, now)
-                .await?;
+            let outcome = store.save(&key, &record, &version, now).await?;
             match outcome {
                 SaveOutcome::Saved(saved) => {
                     let mut st = self.state();
-                    st.data = Some(data);
+                    st.data = Some(record.data);
                     st.version = Some(saved.version);
                     st.changes.clear();
                     return Ok(saved.cookie_value);
@@ -97,8 +98,9 @@ impl Session {
                     let Some(fresh) = store.load(&key, now).await? else {
                         return Err(PersistError::Gone);
                     };
-                    data = fresh.record.data;
-                    replay(&mut data, &changes)?;
+                    let mut data = fresh.record.data;
+                    replay(&mut data, &self.state().changes)?;
+                    record = self.record(data, now);
                     version = fresh.version;
                 }
             }

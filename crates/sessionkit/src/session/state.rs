@@ -10,8 +10,8 @@ pub(crate) struct State {
     /// The session key (server stores) or cookie value (cookie store); `None`
     /// for a new session, as Django's `_session_key`.
     pub(crate) key: Option<String>,
-    /// The key the request came with (after `accepts`), before any load.
-    pub(crate) request_key: Option<String>,
+    /// Whether the request came with a key (after `accepts`), before any load.
+    pub(crate) request_had_key: bool,
     /// The dict this request sees. `None` until loaded, or set without a load
     /// where Django skips it (no key, `clear`, `flush`).
     pub(crate) data: Option<SessionMap>,
@@ -39,7 +39,7 @@ impl State {
     /// that (an unknown key would otherwise read as empty and delete the cookie).
     pub(crate) fn is_empty(&self) -> bool {
         if !self.accessed {
-            return self.request_key.is_none();
+            return !self.request_had_key;
         }
         self.key.is_none() && !self.cycle && self.data.as_ref().is_none_or(|d| d.is_empty())
     }

@@ -41,12 +41,12 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let cookie = cookie_value(req.headers(), &self.shared.config.cookie_name);
-        let session = Session::new(self.shared.clone(), cookie.as_deref());
+        let had_cookie = cookie.is_some();
+        let session = Session::new(self.shared.clone(), cookie);
         req.extensions_mut().insert(session.clone());
         // The inner future owns everything it needs, so the ready service is
         // called directly: no clone of `inner` per request.
         let fut = self.inner.call(req);
-        let had_cookie = cookie.is_some();
         ResponseFuture::new(Box::pin(async move {
             let res = fut.await?;
             Ok(finish(&session, had_cookie, res).await)
