@@ -1,7 +1,11 @@
 //! The in-process engine: sessions in a bounded [moka] cache of this process.
 //!
 //! It holds the *decoded* record and a counter as its version, so the hot path
-//! does no signing, no JSON and no I/O. Sessions live as long as the process:
+//! does no signing, no JSON and no I/O. moka holds one slot per session and
+//! does what it is good at — the capacity bound (LRU) and reclaiming expired
+//! sessions; the session inside a slot changes in place under the slot's own
+//! lock, so a save is a moka read and a short lock, not a moka write (which
+//! costs several times more: its per-key insert lock and write log). Sessions live as long as the process:
 //! use it for one-instance services, tests and development, or as the cache
 //! in front of a database.
 //!
@@ -21,12 +25,12 @@
 //! ```
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration as StdDuration, Instant};
 
 use async_trait::async_trait;
-use moka::ops::compute::{CompResult, Op};
+use moka::notification::RemovalCause;
 use moka::policy::EvictionPolicy;
 use moka::sync::Cache;
 use moka::Expiry;
@@ -50,75 +54,152 @@ const CREATE_ATTEMPTS: u32 = 8;
 /// system clock, a test's stopped one) still sees live.
 const RECLAIM_GRACE: StdDuration = StdDuration::from_secs(1);
 
+/// When a save moves a session's expiry past moka's deadline for its slot,
+/// the deadline moves further by this fraction of the session's age, capped
+/// at [`MAX_SLACK`]: a session saved on every request then re-arms moka's
+/// timer about once an hour, not on every save.
+const SLACK_DIVISOR: u32 = 8;
+const MAX_SLACK: StdDuration = StdDuration::from_secs(3600);
+
+/// Deadlines are kept as nanoseconds after this instant, so moka's expiry
+/// callbacks can read them without a lock; about 290 years fit.
+fn base() -> Instant {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    *BASE.get_or_init(Instant::now)
+}
+
 /// Versions come from one process-wide counter, so a version is never valid
 /// for any other record or store than the one that issued it.
 static NEXT_VERSION: AtomicU64 = AtomicU64::new(1);
 
+fn next_version() -> u64 {
+    NEXT_VERSION.fetch_add(1, Ordering::Relaxed)
+}
+
 /// Sessions in an in-process cache. Clones are cheap and share the cache.
 #[derive(Clone)]
 pub struct MemoryStore {
-    cache: Cache<String, Arc<Entry>>,
+    cache: Cache<String, Arc<Slot>>,
+}
+
+/// One session's place in the cache.
+struct Slot {
+    entry: Mutex<Entry>,
+    /// When moka may drop the slot (nanoseconds after [`base`]). Outside the
+    /// lock: moka's expiry callbacks read it, and they can run inside a save
+    /// that holds the lock.
+    reclaim_at: AtomicU64,
+    /// moka dropped the slot (capacity or expiry): a save that raced with
+    /// that must not report success. Atomic for the same reason.
+    evicted: AtomicBool,
 }
 
 struct Entry {
-    // Behind an `Arc` so `touch` can move the expiry without copying the dict.
-    data: Arc<SessionMap>,
+    data: SessionMap,
     expires_at: OffsetDateTime,
     version: u64,
-    // How long moka keeps the entry, fixed when it is written: `Expiry` is not
-    // told the caller's `now`, which is the one that counts.
-    ttl: StdDuration,
+    /// Deleted (or found expired): never loadable or saved again, even by a
+    /// request that fetched the slot before it left the cache.
+    removed: bool,
 }
 
 impl Entry {
-    fn new(data: Arc<SessionMap>, expires_at: OffsetDateTime, now: OffsetDateTime) -> Self {
-        // Negative (already expired) becomes zero, leaving only the grace.
-        let left = StdDuration::try_from(expires_at - now).unwrap_or(StdDuration::ZERO);
-        Self {
-            data,
-            expires_at,
-            version: NEXT_VERSION.fetch_add(1, Ordering::Relaxed),
-            ttl: left.saturating_add(RECLAIM_GRACE),
-        }
-    }
-
     fn is_live(&self, now: OffsetDateTime) -> bool {
-        self.expires_at > now
+        !self.removed && self.expires_at > now
     }
 
     fn version(&self) -> Version {
         Version::new(self.version.to_be_bytes())
     }
+}
 
-    fn saved(&self, key: String) -> Saved {
-        Saved {
-            cookie_value: key,
-            version: self.version(),
+/// How long a session expiring at `expires_at` (seen at `now`) needs its slot.
+fn time_to_live(expires_at: OffsetDateTime, now: OffsetDateTime) -> StdDuration {
+    // Negative (already expired) becomes zero, leaving only the grace.
+    StdDuration::try_from(expires_at - now).unwrap_or(StdDuration::ZERO)
+}
+
+/// The instant `ttl` plus the grace from now, or a century away when that
+/// does not fit in an `Instant` (a session expiring in year 9999).
+fn deadline_after(ttl: StdDuration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(ttl.saturating_add(RECLAIM_GRACE))
+        .or_else(|| now.checked_add(StdDuration::from_secs(100 * 365 * 86_400)))
+        .unwrap_or(now)
+}
+
+fn nanos_after_base(at: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(base()).as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Slot {
+    fn new(data: SessionMap, expires_at: OffsetDateTime, now: OffsetDateTime) -> Self {
+        let deadline = deadline_after(time_to_live(expires_at, now));
+        Self {
+            entry: Mutex::new(Entry {
+                data,
+                expires_at,
+                version: next_version(),
+                removed: false,
+            }),
+            reclaim_at: AtomicU64::new(nanos_after_base(deadline)),
+            evicted: AtomicBool::new(false),
         }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Entry> {
+        // Every change under this lock is a single assignment, so a panic
+        // elsewhere cannot leave the entry half-written.
+        self.entry.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How long moka keeps the slot, counted from `at`.
+    fn reclaim_after(&self, at: Instant) -> StdDuration {
+        let nanos = self.reclaim_at.load(Ordering::Relaxed);
+        base()
+            .checked_add(StdDuration::from_nanos(nanos))
+            .map_or(StdDuration::MAX, |deadline| {
+                deadline.saturating_duration_since(at)
+            })
+    }
+
+    /// Moves moka's deadline when the session now outlives it. Returns
+    /// whether moka must be told (by re-inserting the slot).
+    fn extend(&self, expires_at: OffsetDateTime, now: OffsetDateTime) -> bool {
+        let ttl = time_to_live(expires_at, now);
+        let needed = deadline_after(ttl);
+        if nanos_after_base(needed) <= self.reclaim_at.load(Ordering::Relaxed) {
+            return false;
+        }
+        let slack = (ttl / SLACK_DIVISOR).min(MAX_SLACK);
+        let deadline = needed.checked_add(slack).unwrap_or(needed);
+        self.reclaim_at
+            .store(nanos_after_base(deadline), Ordering::Relaxed);
+        true
     }
 }
 
 /// Reclaims an entry's memory when its session expires.
 struct SessionExpiry;
 
-impl Expiry<String, Arc<Entry>> for SessionExpiry {
+impl Expiry<String, Arc<Slot>> for SessionExpiry {
     fn expire_after_create(
         &self,
         _: &String,
-        entry: &Arc<Entry>,
-        _: Instant,
+        slot: &Arc<Slot>,
+        at: Instant,
     ) -> Option<StdDuration> {
-        Some(entry.ttl)
+        Some(slot.reclaim_after(at))
     }
 
     fn expire_after_update(
         &self,
         _: &String,
-        entry: &Arc<Entry>,
-        _: Instant,
+        slot: &Arc<Slot>,
+        at: Instant,
         _: Option<StdDuration>,
     ) -> Option<StdDuration> {
-        Some(entry.ttl)
+        Some(slot.reclaim_after(at))
     }
 }
 
@@ -139,6 +220,13 @@ impl MemoryStore {
             // the moment it is created.
             .eviction_policy(EvictionPolicy::lru())
             .expire_after(SessionExpiry)
+            .eviction_listener(|_key, slot: Arc<Slot>, cause| {
+                // Replacing a slot with itself (a deadline re-arm) is not an
+                // eviction; capacity and expiry are.
+                if !matches!(cause, RemovalCause::Replaced) {
+                    slot.evicted.store(true, Ordering::Relaxed);
+                }
+            })
             .build();
         Self { cache }
     }
@@ -156,6 +244,27 @@ impl MemoryStore {
             .policy()
             .max_capacity()
             .unwrap_or(DEFAULT_CAPACITY)
+    }
+
+    /// Marks `key`'s slot removed under its lock, then drops it from moka.
+    /// Returns whether a live session was removed (expired by `now` only, when
+    /// given).
+    fn remove(&self, key: &str, only_expired_at: Option<OffsetDateTime>) -> bool {
+        let Some(slot) = self.cache.get(key) else {
+            return false;
+        };
+        let removed = {
+            let mut entry = slot.lock();
+            let take = !entry.removed && only_expired_at.is_none_or(|now| entry.expires_at <= now);
+            if take {
+                entry.removed = true;
+            }
+            take
+        };
+        if removed {
+            self.cache.invalidate(key);
+        }
+        removed
     }
 }
 
@@ -187,35 +296,36 @@ impl SessionStore for MemoryStore {
     }
 
     async fn load(&self, key: &str, now: OffsetDateTime) -> Result<Option<Loaded>, StoreError> {
-        Ok(self
-            .cache
-            .get(key)
-            .filter(|entry| entry.is_live(now))
-            .map(|entry| Loaded {
-                record: Record::new((*entry.data).clone(), entry.expires_at),
-                version: entry.version(),
-            }))
+        let Some(slot) = self.cache.get(key) else {
+            return Ok(None);
+        };
+        let entry = slot.lock();
+        if !entry.is_live(now) {
+            return Ok(None);
+        }
+        Ok(Some(Loaded {
+            record: Record::new(entry.data.clone(), entry.expires_at),
+            version: entry.version(),
+        }))
     }
 
     async fn create(&self, record: &Record, now: OffsetDateTime) -> Result<Saved, StoreError> {
-        let data = Arc::new(record.data.clone());
         for _ in 0..CREATE_ATTEMPTS {
             let key = key::generate_key();
-            // Insert-if-absent under moka's per-key lock, the same lock saves
-            // take: never check-then-insert.
-            let result = self
+            let slot = Arc::new(Slot::new(record.data.clone(), record.expires_at, now));
+            let version = slot.lock().version();
+            // Insert-if-absent under moka's per-key lock: never check-then-insert.
+            let inserted = self
                 .cache
                 .entry(key.clone())
-                .and_compute_with(|current| match current {
-                    Some(_) => Op::Nop,
-                    None => Op::Put(Arc::new(Entry::new(data.clone(), record.expires_at, now))),
+                .or_insert_with(|| slot.clone());
+            if inserted.is_fresh() {
+                return Ok(Saved {
+                    cookie_value: key,
+                    version,
                 });
-            match result {
-                CompResult::Inserted(entry) => return Ok(entry.value().saved(key)),
-                _ => {
-                    tracing::warn!(session = %key::log_tag(&key), "session key collision; retrying")
-                }
             }
+            tracing::warn!(session = %key::log_tag(&key), "session key collision; retrying");
         }
         Err(StoreError::Backend(Box::new(NoFreeKey)))
     }
@@ -227,53 +337,64 @@ impl SessionStore for MemoryStore {
         expected: &Version,
         now: OffsetDateTime,
     ) -> Result<SaveOutcome, StoreError> {
-        let mut outcome = SaveOutcome::Gone;
-        // Compare and set under moka's per-key lock: no other write to this
-        // key runs between the version check and the put.
-        self.cache
-            .entry(key.to_owned())
-            .and_compute_with(|current| match current {
-                None => Op::Nop,
-                // Expired means gone for good: nothing may revive it, so reclaim it now.
-                Some(entry) if !entry.value().is_live(now) => Op::Remove,
-                Some(entry) if entry.value().version().as_bytes() != expected.as_bytes() => {
-                    outcome = SaveOutcome::Conflict;
-                    Op::Nop
-                }
-                Some(_) => {
-                    let entry = Entry::new(Arc::new(record.data.clone()), record.expires_at, now);
-                    outcome = SaveOutcome::Saved(entry.saved(key.to_owned()));
-                    Op::Put(Arc::new(entry))
-                }
-            });
-        if !matches!(outcome, SaveOutcome::Saved(_)) {
-            tracing::debug!(session = %key::log_tag(key), ?outcome, "session not saved");
+        let Some(slot) = self.cache.get(key) else {
+            tracing::debug!(session = %key::log_tag(key), "session not saved: gone");
+            return Ok(SaveOutcome::Gone);
+        };
+        let mut entry = slot.lock();
+        if entry.removed || slot.evicted.load(Ordering::Relaxed) {
+            return Ok(SaveOutcome::Gone);
         }
-        Ok(outcome)
+        if entry.expires_at <= now {
+            // Expired means gone for good: nothing may revive it, so reclaim it now.
+            entry.removed = true;
+            drop(entry);
+            self.cache.invalidate(key);
+            return Ok(SaveOutcome::Gone);
+        }
+        if entry.version().as_bytes() != expected.as_bytes() {
+            tracing::debug!(session = %key::log_tag(key), "session not saved: conflict");
+            return Ok(SaveOutcome::Conflict);
+        }
+        // Compare and set under the slot's lock: no other write to this
+        // session runs between the version check and the update. `clone_from`
+        // reuses the old dict's allocations.
+        entry.data.clone_from(&record.data);
+        entry.expires_at = record.expires_at;
+        entry.version = next_version();
+        let version = entry.version();
+        if slot.extend(record.expires_at, now) {
+            // Still under the lock, so a concurrent delete (which takes it
+            // first) cannot have its removal undone by this re-insert.
+            self.cache.insert(key.to_owned(), slot.clone());
+        }
+        Ok(SaveOutcome::Saved(Saved {
+            cookie_value: key.to_owned(),
+            version,
+        }))
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.cache.invalidate(key);
+        self.remove(key, None);
         Ok(())
     }
 
     async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         // Entries whose moka expiry already passed are gone and not counted;
         // what is left expired by the caller's clock, ahead of moka's.
+        let expired: Vec<Arc<String>> = self
+            .cache
+            .iter()
+            .filter(|(_, slot)| {
+                let entry = slot.lock();
+                !entry.removed && entry.expires_at <= now
+            })
+            .map(|(key, _)| key)
+            .collect();
         let mut removed = 0;
-        for (key, entry) in self.cache.iter() {
-            if entry.is_live(now) {
-                continue;
-            }
-            // Re-checked under the key's lock: the iterator's copy may be old.
-            let result =
-                self.cache
-                    .entry((*key).clone())
-                    .and_compute_with(|current| match current {
-                        Some(entry) if !entry.value().is_live(now) => Op::Remove,
-                        _ => Op::Nop,
-                    });
-            if matches!(result, CompResult::Removed(_)) {
+        for key in expired {
+            // Re-checked under the slot's lock: a save may have extended it.
+            if self.remove(&key, Some(now)) {
                 removed += 1;
             }
         }
@@ -287,21 +408,24 @@ impl SessionStore for MemoryStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let mut found = false;
-        self.cache
-            .entry(key.to_owned())
-            .and_compute_with(|current| match current {
-                None => Op::Nop,
-                Some(entry) if !entry.value().is_live(now) => Op::Remove,
-                Some(entry) => {
-                    found = true;
-                    let old = entry.value();
-                    // Same version: a touch must not make a concurrent save stale.
-                    let mut touched = Entry::new(old.data.clone(), expires_at, now);
-                    touched.version = old.version;
-                    Op::Put(Arc::new(touched))
-                }
-            });
-        Ok(found)
+        let Some(slot) = self.cache.get(key) else {
+            return Ok(false);
+        };
+        let mut entry = slot.lock();
+        if entry.removed || slot.evicted.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        if entry.expires_at <= now {
+            entry.removed = true;
+            drop(entry);
+            self.cache.invalidate(key);
+            return Ok(false);
+        }
+        // Same version: a touch must not make a concurrent save stale.
+        entry.expires_at = expires_at;
+        if slot.extend(expires_at, now) {
+            self.cache.insert(key.to_owned(), slot.clone());
+        }
+        Ok(true)
     }
 }
