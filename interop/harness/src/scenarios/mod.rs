@@ -31,8 +31,10 @@ pub(crate) const COOKIE: &str = "sessionid";
 /// `SESSION_COOKIE_AGE` (Django's default).
 pub(crate) const COOKIE_AGE: i64 = 1_209_600;
 /// How far two reads of a sliding expiry may be apart: they are computed
-/// from "now" in two processes, a python start-up apart.
-pub(crate) const SLACK_SECONDS: i64 = 5;
+/// from "now" in two processes, a Python start-up apart — seconds on a busy
+/// 2-core CI machine (8 s was seen). The exact checks are elsewhere: the ages
+/// must be equal and the stored expiry equal to the microsecond.
+pub(crate) const SLACK_SECONDS: i64 = 60;
 
 pub(crate) fn date(v: &Value, what: &str) -> OffsetDateTime {
     v.as_str()
