@@ -8,6 +8,7 @@
 //!   --secs S           measured seconds per variant and shape (default 10)
 //!   --warmup S         warm-up seconds (default 2)
 //!   --conns N          connections (default 64)
+//!   --rounds N         passes over the variants, best kept (default 2, quick: 1)
 //!   --shape returning|new   one client shape only
 //!   --no-lost          skip the lost-update bench
 //!   --no-codec         skip the codec bench against Django
@@ -16,7 +17,7 @@
 //!
 //! The binary re-executes itself for each role: `serve <variant> <port> [url]`
 //! (a server, pinned to core 0), `load …` and `lost …` (clients, pinned to
-//! core 1), `codec <n>` (our codec timing), `micro [n]` (each layer's
+//! core 1), `codec <n>` (our codec timing), `micro [n] [variant]` (each layer's
 //! in-process cost per request, no sockets: for tuning). It exits non-zero when sessionkit
 //! loses an update or one of its servers fails; speed is reported, never
 //! asserted (the machine is shared and noisy).
@@ -84,7 +85,10 @@ fn dispatch(args: &[String]) -> Result<bool, BoxError> {
             Ok(true)
         }
         Some("micro") => {
-            micro::micro(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000))?;
+            micro::micro(
+                args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000),
+                args.get(2).map(String::as_str),
+            )?;
             Ok(true)
         }
         Some("codec") => {
@@ -123,6 +127,7 @@ fn orchestrate(args: &[String]) -> Result<bool, BoxError> {
                 let s = value()?;
                 opts.shapes = vec![load::Shape::parse(&s).ok_or("--shape is returning or new")?];
             }
+            "--rounds" => opts.rounds = value()?.parse()?,
             "--no-lost" => opts.lost_clients = 0,
             "--no-codec" => opts.codec_iterations = 0,
             "--out" => opts.out = PathBuf::from(value()?),

@@ -2,7 +2,8 @@
 //! each router is called in-process `n` times with a returning client's
 //! cookie, on one thread. What the HTTP bench cannot separate — the kernel's
 //! share of a loopback request is several µs — this shows: the µs each layer
-//! adds over the bare handler. Used to tune the hot path.
+//! adds over the bare handler. Used to tune the hot path; `micro n variant`
+//! runs one variant only (for `perf record`).
 
 use std::time::Instant;
 
@@ -40,13 +41,13 @@ async fn once(app: &Router, cookie: Option<&str>) -> Result<Option<String>, BoxE
         .map(str::to_owned))
 }
 
-pub fn micro(n: usize) -> Result<(), BoxError> {
+pub fn micro(n: usize, only: Option<&str>) -> Result<(), BoxError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
         let mut out = serde_json::Map::new();
-        for name in MICRO {
+        for name in MICRO.iter().filter(|m| only.is_none_or(|o| o == **m)) {
             let v = variants::find(name).ok_or("unknown variant")?;
             let app = match v.family {
                 Family::Bare => serve::bare_app(),

@@ -40,6 +40,28 @@ fn ms(us: u64) -> String {
 }
 
 impl Results {
+    /// Records a pass of `v` under `shape`, keeping the faster of it and an
+    /// earlier pass (a failure only when no pass succeeded).
+    pub fn keep_best(&mut self, v: Variant, shape: Shape, r: Result<Load, String>) {
+        let earlier = self
+            .loads
+            .iter_mut()
+            .find(|(e, s, _)| e.name == v.name && *s == shape);
+        match earlier {
+            None => self.loads.push((v, shape, r)),
+            Some((_, _, old)) => {
+                let better = match (&*old, &r) {
+                    (Err(_), _) => true,
+                    (Ok(o), Ok(n)) => n.rps > o.rps,
+                    (Ok(_), Err(_)) => false,
+                };
+                if better {
+                    *old = r;
+                }
+            }
+        }
+    }
+
     fn load(&self, name: &str, shape: Shape) -> Option<&Load> {
         self.loads
             .iter()
