@@ -4,10 +4,12 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::query::Query;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    Sqlite, SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
+    SqlitePoolOptions, SqliteQueryResult, SqliteSynchronous,
 };
-use sqlx::Row;
+use sqlx::{ConnectOptions, Row};
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
@@ -124,7 +126,18 @@ impl Statements {
 /// An SQLite pool and the statements for one session table.
 #[derive(Debug)]
 pub(crate) struct SqliteBackend {
+    /// Reads, and writes when there is no `writer`.
     pool: SqlitePool,
+    /// Our own databases write through one connection of their own, taking
+    /// turns. SQLite lets one writer at a time into a database; a second
+    /// connection that tries meanwhile gets `SQLITE_BUSY` and its busy
+    /// handler *sleeps* (1, 2, 5, 10 … ms), long after the write it waited
+    /// for (tens of µs) committed. Queued here, the next write starts the
+    /// moment the last one commits, and reads (WAL) never wait for it.
+    /// Writers in other processes still meet the busy timeout. `None` for a
+    /// caller's pool (its connections are theirs to manage) and in-memory
+    /// databases (another connection would open another database).
+    writer: Option<tokio::sync::Mutex<SqliteConnection>>,
     sql: Statements,
 }
 
@@ -156,10 +169,15 @@ impl SqliteBackend {
                 .max_lifetime(None);
         }
         let pool = pool_options
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(from_sqlx)?;
-        Self::with_pool(pool, table).await
+        let mut backend = Self::with_pool(pool, table).await?;
+        if !is_in_memory(url) {
+            let writer = options.connect().await.map_err(from_sqlx)?;
+            backend.writer = Some(tokio::sync::Mutex::new(writer));
+        }
+        Ok(backend)
     }
 
     /// Uses the caller's pool as configured (its limits and pragmas are theirs).
@@ -167,8 +185,21 @@ impl SqliteBackend {
         ensure_table(&pool, table).await?;
         Ok(Self {
             pool,
+            writer: None,
             sql: Statements::new(table),
         })
+    }
+
+    /// Runs a writing statement: on the writer connection, in turn, when
+    /// there is one.
+    async fn write<'q>(
+        &self,
+        query: Query<'q, Sqlite, SqliteArguments<'q>>,
+    ) -> Result<SqliteQueryResult, sqlx::Error> {
+        match &self.writer {
+            Some(writer) => query.execute(&mut *writer.lock().await).await,
+            None => query.execute(&self.pool).await,
+        }
     }
 
     pub(crate) fn pool(&self) -> &SqlitePool {
@@ -205,11 +236,13 @@ impl SqliteBackend {
         data: &str,
         expires_at: OffsetDateTime,
     ) -> Result<bool, sqlx::Error> {
-        let result = sqlx::query(&self.sql.insert)
-            .bind(key)
-            .bind(data)
-            .bind(datetime::format(expires_at))
-            .execute(&self.pool)
+        let result = self
+            .write(
+                sqlx::query(&self.sql.insert)
+                    .bind(key)
+                    .bind(data)
+                    .bind(datetime::format(expires_at)),
+            )
             .await;
         match result {
             Ok(_) => Ok(true),
@@ -227,13 +260,15 @@ impl SqliteBackend {
         expected: &[u8],
         now: OffsetDateTime,
     ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query(&self.sql.update)
-            .bind(data)
-            .bind(datetime::format(expires_at))
-            .bind(key)
-            .bind(expected)
-            .bind(datetime::format(now))
-            .execute(&self.pool)
+        let done = self
+            .write(
+                sqlx::query(&self.sql.update)
+                    .bind(data)
+                    .bind(datetime::format(expires_at))
+                    .bind(key)
+                    .bind(expected)
+                    .bind(datetime::format(now)),
+            )
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -252,10 +287,7 @@ impl SqliteBackend {
     }
 
     pub(crate) async fn delete(&self, key: &str) -> Result<(), sqlx::Error> {
-        sqlx::query(&self.sql.delete)
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
+        self.write(sqlx::query(&self.sql.delete).bind(key)).await?;
         Ok(())
     }
 
@@ -265,10 +297,12 @@ impl SqliteBackend {
         now: OffsetDateTime,
         limit: u32,
     ) -> Result<u64, sqlx::Error> {
-        let done = sqlx::query(&self.sql.clear_batch)
-            .bind(datetime::format(now))
-            .bind(i64::from(limit))
-            .execute(&self.pool)
+        let done = self
+            .write(
+                sqlx::query(&self.sql.clear_batch)
+                    .bind(datetime::format(now))
+                    .bind(i64::from(limit)),
+            )
             .await?;
         Ok(done.rows_affected())
     }
@@ -279,11 +313,13 @@ impl SqliteBackend {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query(&self.sql.touch)
-            .bind(datetime::format(expires_at))
-            .bind(key)
-            .bind(datetime::format(now))
-            .execute(&self.pool)
+        let done = self
+            .write(
+                sqlx::query(&self.sql.touch)
+                    .bind(datetime::format(expires_at))
+                    .bind(key)
+                    .bind(datetime::format(now)),
+            )
             .await?;
         Ok(done.rows_affected() > 0)
     }
