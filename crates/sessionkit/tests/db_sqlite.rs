@@ -535,3 +535,84 @@ async fn a_users_pool_keeps_its_settings() {
     assert_eq!(mode, "delete", "the store changed the user's journal mode");
     conformance::round_trip(&store, NOW).await;
 }
+
+/// Writes that arrive together are committed together (group commit on the
+/// writer connection); each must still get its own outcome: one of many
+/// compare-and-sets on the same version wins, the rest conflict, and
+/// creates, saves and deletes of other sessions in the same batch all land.
+#[tokio::test]
+async fn concurrent_writes_each_get_their_own_outcome() {
+    let dir = TempDir::new().expect("temp dir");
+    let store = Arc::new(fresh_store(&dir).await);
+    let expires = NOW + Duration::weeks(2);
+    let contested = store
+        .create(&Record::new(data(json!({"n": 0})), expires), NOW)
+        .await
+        .expect("create the contested session");
+    let doomed = store
+        .create(&Record::new(data(json!({"bye": true})), expires), NOW)
+        .await
+        .expect("create the session to delete");
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 1..=32 {
+        let (store, key, version) = (
+            store.clone(),
+            contested.cookie_value.clone(),
+            contested.version.clone(),
+        );
+        tasks.spawn(async move {
+            let record = Record::new(data(json!({ "n": i })), expires);
+            let outcome = store.save(&key, &record, &version, NOW).await;
+            (i, outcome.expect("save runs"))
+        });
+    }
+    let mut creates = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let store = store.clone();
+        creates.spawn(async move {
+            let record = Record::new(data(json!({ "fresh": i })), expires);
+            (i, store.create(&record, NOW).await.expect("create runs"))
+        });
+    }
+    let deleting = {
+        let (store, key) = (store.clone(), doomed.cookie_value.clone());
+        tokio::spawn(async move { store.delete(&key).await })
+    };
+
+    let mut winners = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined.expect("save task") {
+            (i, SaveOutcome::Saved(_)) => winners.push(i),
+            (_, SaveOutcome::Conflict) => {}
+            (i, SaveOutcome::Gone) => panic!("save {i} found the live session gone"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one compare-and-set wins");
+    let stored = store
+        .load(&contested.cookie_value, NOW)
+        .await
+        .expect("load")
+        .expect("contested session is live");
+    assert_eq!(stored.record.data, data(json!({ "n": winners[0] })));
+
+    let mut keys = std::collections::HashSet::new();
+    while let Some(joined) = creates.join_next().await {
+        let (i, saved) = joined.expect("create task");
+        let loaded = store
+            .load(&saved.cookie_value, NOW)
+            .await
+            .expect("load")
+            .expect("created session is live");
+        assert_eq!(loaded.record.data, data(json!({ "fresh": i })));
+        keys.insert(saved.cookie_value);
+    }
+    assert_eq!(keys.len(), 16, "every create got its own key");
+
+    deleting.await.expect("delete task").expect("delete runs");
+    assert!(store
+        .load(&doomed.cookie_value, NOW)
+        .await
+        .expect("load")
+        .is_none());
+}

@@ -61,6 +61,8 @@ mod mysql;
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqlite")]
+mod sqlite_writer;
 
 use ddl::Table;
 use error::{from_sqlx, NoFreeKey};

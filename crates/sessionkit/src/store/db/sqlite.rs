@@ -4,10 +4,9 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::query::Query;
 use sqlx::sqlite::{
-    Sqlite, SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
-    SqlitePoolOptions, SqliteQueryResult, SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteQueryResult,
+    SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, Row};
 use time::OffsetDateTime;
@@ -18,6 +17,7 @@ use crate::signing::Codec;
 use super::datetime;
 use super::ddl::{self, Table};
 use super::error::from_sqlx;
+use super::sqlite_writer::{self, Arg, Writer};
 use super::{Backend, DbOptions, DbStore, StoredRow};
 
 /// How long a statement waits for another connection's write lock.
@@ -128,16 +128,11 @@ impl Statements {
 pub(crate) struct SqliteBackend {
     /// Reads, and writes when there is no `writer`.
     pool: SqlitePool,
-    /// Our own databases write through one connection of their own, taking
-    /// turns. SQLite lets one writer at a time into a database; a second
-    /// connection that tries meanwhile gets `SQLITE_BUSY` and its busy
-    /// handler *sleeps* (1, 2, 5, 10 … ms), long after the write it waited
-    /// for (tens of µs) committed. Queued here, the next write starts the
-    /// moment the last one commits, and reads (WAL) never wait for it.
-    /// Writers in other processes still meet the busy timeout. `None` for a
-    /// caller's pool (its connections are theirs to manage) and in-memory
-    /// databases (another connection would open another database).
-    writer: Option<tokio::sync::Mutex<SqliteConnection>>,
+    /// Our own databases write through one connection of their own, with
+    /// group commit ([`sqlite_writer`]). `None` for a caller's pool (its
+    /// connections are theirs to manage) and in-memory databases (another
+    /// connection would open another database).
+    writer: Option<Writer>,
     sql: Statements,
 }
 
@@ -175,7 +170,7 @@ impl SqliteBackend {
         let mut backend = Self::with_pool(pool, table).await?;
         if !is_in_memory(url) {
             let writer = options.connect().await.map_err(from_sqlx)?;
-            backend.writer = Some(tokio::sync::Mutex::new(writer));
+            backend.writer = Some(Writer::spawn(writer));
         }
         Ok(backend)
     }
@@ -190,15 +185,11 @@ impl SqliteBackend {
         })
     }
 
-    /// Runs a writing statement: on the writer connection, in turn, when
-    /// there is one.
-    async fn write<'q>(
-        &self,
-        query: Query<'q, Sqlite, SqliteArguments<'q>>,
-    ) -> Result<SqliteQueryResult, sqlx::Error> {
+    /// Runs a writing statement: through the writer when there is one.
+    async fn write(&self, sql: &str, args: Vec<Arg>) -> Result<SqliteQueryResult, sqlx::Error> {
         match &self.writer {
-            Some(writer) => query.execute(&mut *writer.lock().await).await,
-            None => query.execute(&self.pool).await,
+            Some(writer) => writer.execute(sql, args).await,
+            None => sqlite_writer::query(sql, &args).execute(&self.pool).await,
         }
     }
 
@@ -238,10 +229,12 @@ impl SqliteBackend {
     ) -> Result<bool, sqlx::Error> {
         let result = self
             .write(
-                sqlx::query(&self.sql.insert)
-                    .bind(key)
-                    .bind(data)
-                    .bind(datetime::format(expires_at)),
+                &self.sql.insert,
+                vec![
+                    Arg::Text(key.to_owned()),
+                    Arg::Text(data.to_owned()),
+                    Arg::Text(datetime::format(expires_at)),
+                ],
             )
             .await;
         match result {
@@ -262,12 +255,14 @@ impl SqliteBackend {
     ) -> Result<bool, sqlx::Error> {
         let done = self
             .write(
-                sqlx::query(&self.sql.update)
-                    .bind(data)
-                    .bind(datetime::format(expires_at))
-                    .bind(key)
-                    .bind(expected)
-                    .bind(datetime::format(now)),
+                &self.sql.update,
+                vec![
+                    Arg::Text(data.to_owned()),
+                    Arg::Text(datetime::format(expires_at)),
+                    Arg::Text(key.to_owned()),
+                    Arg::Bytes(expected.to_vec()),
+                    Arg::Text(datetime::format(now)),
+                ],
             )
             .await?;
         Ok(done.rows_affected() > 0)
@@ -287,7 +282,8 @@ impl SqliteBackend {
     }
 
     pub(crate) async fn delete(&self, key: &str) -> Result<(), sqlx::Error> {
-        self.write(sqlx::query(&self.sql.delete).bind(key)).await?;
+        self.write(&self.sql.delete, vec![Arg::Text(key.to_owned())])
+            .await?;
         Ok(())
     }
 
@@ -299,9 +295,8 @@ impl SqliteBackend {
     ) -> Result<u64, sqlx::Error> {
         let done = self
             .write(
-                sqlx::query(&self.sql.clear_batch)
-                    .bind(datetime::format(now))
-                    .bind(i64::from(limit)),
+                &self.sql.clear_batch,
+                vec![Arg::Text(datetime::format(now)), Arg::Int(i64::from(limit))],
             )
             .await?;
         Ok(done.rows_affected())
@@ -315,10 +310,12 @@ impl SqliteBackend {
     ) -> Result<bool, sqlx::Error> {
         let done = self
             .write(
-                sqlx::query(&self.sql.touch)
-                    .bind(datetime::format(expires_at))
-                    .bind(key)
-                    .bind(datetime::format(now)),
+                &self.sql.touch,
+                vec![
+                    Arg::Text(datetime::format(expires_at)),
+                    Arg::Text(key.to_owned()),
+                    Arg::Text(datetime::format(now)),
+                ],
             )
             .await?;
         Ok(done.rows_affected() > 0)
