@@ -30,6 +30,12 @@ impl DbStore {
     /// missing unless the URL sets `mode=`), in WAL mode with
     /// `synchronous=NORMAL` and a 5 s busy timeout, and creates Django's
     /// `django_session` table if it is missing.
+    ///
+    /// Reads share a pool; writes go through one connection of the store's
+    /// own, and writes that queue up meanwhile are committed together (each
+    /// keeps its own outcome). That connection lives in a task on the Tokio
+    /// runtime that opened the store. Another process (Django, say) writing
+    /// the same file waits its turn through the busy timeout.
     pub async fn sqlite(url: &str, codec: Codec) -> Result<Self, StoreError> {
         Self::sqlite_with(url, codec, DbOptions::new()).await
     }
