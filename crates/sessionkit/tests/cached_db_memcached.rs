@@ -18,78 +18,32 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use async_memcached::{AsciiProtocol, Client, MetaProtocol};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::json;
-use sessionkit::config::StoreConfig;
 use sessionkit::error::StoreError;
 use sessionkit::key;
 use sessionkit::signing::{Codec, Keys, SecretKey};
-use sessionkit::store::cached_db::{CachedDbStore, SessionCache};
+use sessionkit::store::cached_db::SessionCache;
 use sessionkit::store::conformance::{self, Capabilities};
-use sessionkit::store::db::DbStore;
 use sessionkit::store::memcached::{MemcachedCache, MemcachedStore, MAX_CACHE_PREFIX_BYTES};
-use sessionkit::store::{Loaded, Record, SaveOutcome, SessionMap, SessionStore, Version};
-use sessionkit::SessionConfig;
+use sessionkit::store::{Record, SessionMap, SessionStore, Version};
 use tempfile::TempDir;
 use time::{Duration, OffsetDateTime};
 
-use common::faulty::Faulty;
+use common::cached_db::{count, real_now, record, sqlite};
+use common::logs::captured_logs;
 use common::proxy::Proxy;
 use common::services::{available, host_port, memcached_url, unique};
-
-fn codec() -> Codec {
-    SessionConfig::new(common::SECRET)
-        .expect("a valid test config")
-        .codec()
-}
-
-/// The real time cut to microseconds, as Django (and the stores) keep it.
-fn real_now() -> OffsetDateTime {
-    let now = OffsetDateTime::now_utc();
-    now - Duration::nanoseconds(i64::from(now.nanosecond() % 1_000))
-}
-
-fn data(value: serde_json::Value) -> SessionMap {
-    value.as_object().cloned().unwrap_or_default()
-}
-
-fn record(count: i64, expires_at: OffsetDateTime) -> Record {
-    Record::new(data(json!({ "count": count })), expires_at)
-}
-
-fn count(loaded: &Loaded) -> i64 {
-    loaded.record.data["count"].as_i64().expect("a count")
-}
+use common::{codec, data};
 
 /// A prefix no other test run uses.
 fn prefix() -> String {
     format!("{}:", unique("sk_cdb"))
-}
-
-/// A save that must win.
-async fn saved(
-    store: &dyn SessionStore,
-    key: &str,
-    record: &Record,
-    expected: &Version,
-    now: OffsetDateTime,
-) -> Version {
-    match store.save(key, record, expected, now).await.expect("save") {
-        SaveOutcome::Saved(saved) => saved.version,
-        other => panic!("expected Saved, got {other:?}"),
-    }
-}
-
-/// Django's table in the SQLite file of `dir`; every call opens its own
-/// pool, as another process would.
-async fn sqlite(dir: &TempDir) -> Arc<dyn SessionStore> {
-    let url = format!("sqlite://{}", dir.path().join("cached.sqlite3").display());
-    Arc::new(DbStore::sqlite(&url, codec()).await.expect("open SQLite"))
 }
 
 async fn memcached_cache(url: &str, prefix: &str) -> MemcachedCache {
@@ -135,20 +89,10 @@ async fn plant(raw: &mut Client, key: &str, value: &[u8]) {
     raw.set(key, value, Some(600), None).await.expect("plant");
 }
 
-/// One process in front of the shared database and cache.
-struct Process {
-    /// Its db, counting calls.
-    db: Arc<Faulty>,
-    /// Its connections to the shared cache.
-    cache: Arc<MemcachedCache>,
-    store: CachedDbStore,
-}
+type Process = common::cached_db::Process<MemcachedCache>;
 
 async fn process(dir: &TempDir, prefix: &str) -> Process {
-    let db = Faulty::new(sqlite(dir).await);
-    let cache = Arc::new(memcached_cache(&memcached_url(), prefix).await);
-    let store = CachedDbStore::new(cache.clone(), db.clone());
-    Process { db, cache, store }
+    Process::new(dir, memcached_cache(&memcached_url(), prefix).await).await
 }
 
 struct Rig {
@@ -183,47 +127,6 @@ impl Rig {
     }
 }
 
-/// Everything logged by this test binary. One global subscriber: a scoped
-/// one races with other test threads over `tracing`'s per-callsite cache.
-fn captured_logs() -> &'static Captured {
-    static LOGS: OnceLock<Captured> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Captured::default();
-        let writer = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        // Only fails if a global subscriber exists already; then nothing is
-        // captured and the assertions say so.
-        let _ = tracing::subscriber::set_global_default(subscriber);
-        logs
-    })
-}
-
-/// A `tracing` writer that keeps everything in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance() {
     let Some(rig) = Rig::new().await else {
@@ -237,47 +140,10 @@ async fn a_hit_costs_no_db_call() {
     let Some(rig) = Rig::new().await else {
         return;
     };
-    let a = &rig.a;
-    let now = real_now();
-    let expires_at = now + Duration::hours(1) + Duration::microseconds(7);
-    let created = a
-        .store
-        .create(&record(1, expires_at), now)
-        .await
-        .expect("create");
-    let key = &created.cookie_value;
-
-    let before = a.db.calls();
-    let loaded = a.store.load(key, now).await.expect("load").expect("live");
-    assert_eq!(count(&loaded), 1);
-    assert_eq!(loaded.record.expires_at, expires_at, "the exact expiry");
-    assert_eq!(
-        loaded.version, created.version,
-        "a hit carries the db's version"
-    );
-    a.store.load(key, now).await.expect("load").expect("live");
-    assert_eq!(a.db.calls(), before, "a cache hit reached the db");
-
-    let next = saved(&a.store, key, &record(2, expires_at), &loaded.version, now).await;
-    assert_eq!(a.db.calls(), before + 1, "a save is one db call");
-    let loaded = a.store.load(key, now).await.expect("load").expect("live");
-    assert_eq!((count(&loaded), &loaded.version), (2, &next));
-    assert_eq!(a.db.calls(), before + 1, "the save wrote through");
-
-    // A session written behind the cache's back: one db read fills it.
-    let other = rig
-        .plain
-        .create(&record(7, expires_at), now)
-        .await
-        .expect("create in the db");
-    let before = a.db.calls();
-    for _ in 0..2 {
-        let loaded = a.store.load(&other.cookie_value, now).await.expect("load");
-        assert_eq!(loaded.as_ref().map(count), Some(7));
+    let made = common::cached_db::a_hit_costs_no_db_call(&rig.a, &*rig.plain).await;
+    for key in made {
+        rig.a.store.delete(&key).await.expect("delete");
     }
-    assert_eq!(a.db.calls(), before + 1, "the miss did not fill the cache");
-    a.store.delete(key).await.expect("delete");
-    a.store.delete(&other.cookie_value).await.expect("delete");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -285,73 +151,8 @@ async fn two_processes_share_one_cache() {
     let Some(rig) = Rig::new().await else {
         return;
     };
-    let (a, b) = (&rig.a, rig.process().await);
-    let now = real_now();
-    let expires_at = now + Duration::hours(1);
-    let created = a
-        .store
-        .create(&record(1, expires_at), now)
-        .await
-        .expect("create in A");
-    let key = &created.cookie_value;
-
-    // B reads what A wrote from the shared cache, without its db.
-    let b_calls = b.db.calls();
-    let seen = b
-        .store
-        .load(key, now)
-        .await
-        .expect("load in B")
-        .expect("live");
-    assert_eq!((count(&seen), &seen.version), (1, &created.version));
-    assert_eq!(b.db.calls(), b_calls, "B asked its db for A's new session");
-
-    // A saves: B reads the new record and the new db version from the cache.
-    let v2 = saved(&a.store, key, &record(2, expires_at), &created.version, now).await;
-    let seen = b
-        .store
-        .load(key, now)
-        .await
-        .expect("load in B")
-        .expect("live");
-    assert_eq!(count(&seen), 2, "B served its old view after A's save");
-    assert_eq!(seen.version, v2, "B did not get the db's new version");
-    assert_eq!(
-        b.db.calls(),
-        b_calls,
-        "B's read after A's save reached its db"
-    );
-
-    // That version is the db's: B's compare-and-set with it wins, and A
-    // reads B's save from the cache in turn.
-    let v3 = saved(&b.store, key, &record(3, expires_at), &seen.version, now).await;
-    let a_calls = a.db.calls();
-    let seen = a
-        .store
-        .load(key, now)
-        .await
-        .expect("load in A")
-        .expect("live");
-    assert_eq!((count(&seen), &seen.version), (3, &v3));
-    assert_eq!(a.db.calls(), a_calls);
-
-    // A logout in A: B never serves the session again, at once.
-    a.store.delete(key).await.expect("delete in A");
-    assert!(
-        b.store.load(key, now).await.expect("load in B").is_none(),
-        "B served a session A logged out"
-    );
-    let outcome = b
-        .store
-        .save(key, &record(4, expires_at), &v3, now)
-        .await
-        .expect("save in B");
-    assert_eq!(outcome, SaveOutcome::Gone, "B's save after the logout");
-    assert!(
-        rig.plain.load(key, now).await.expect("load").is_none(),
-        "the logged-out session was recreated"
-    );
-    assert!(b.cache.get(key, now).await.expect("cache get").is_none());
+    let b = rig.process().await;
+    common::cached_db::two_processes_share_one_cache(&rig.a, &b, &*rig.plain).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -428,25 +229,14 @@ async fn the_entry_holds_the_signed_data_the_exact_expiry_and_the_db_version() {
     let engine_key = format!("{}django.contrib.sessions.cache{session_key}", rig.prefix);
     assert!(peek(&mut raw, &engine_key).await.is_none());
 
-    let entry = cache
-        .get(&session_key, now)
-        .await
-        .expect("get")
-        .expect("an entry");
-    assert_eq!(entry.record, Record::new(session.clone(), expires_at));
-    assert_eq!(entry.db_version, version);
-    // `get` follows the caller's clock, strictly.
-    let just_before = expires_at - Duration::microseconds(1);
-    assert!(cache
-        .get(&session_key, just_before)
-        .await
-        .expect("get")
-        .is_some());
-    assert!(cache
-        .get(&session_key, expires_at)
-        .await
-        .expect("get")
-        .is_none());
+    common::cached_db::the_entry_is_served_until_its_expiry(
+        &**cache,
+        &session_key,
+        &Record::new(session.clone(), expires_at),
+        &version,
+        now,
+    )
+    .await;
 
     // Beyond 30 days memcached needs an absolute time; past 2038 no TTL.
     let forty_days = now + Duration::days(40);
@@ -514,27 +304,10 @@ async fn a_delete_holds_off_late_writes() {
     let b_cache = (*b.cache).clone().with_hold_off(StdDuration::from_secs(1));
     let now = real_now();
     let expires_at = now + Duration::hours(1);
-    let created = a
-        .store
-        .create(&record(1, expires_at), now)
-        .await
-        .expect("create in A");
-    let key = &created.cookie_value;
-    let loaded = b.store.load(key, now).await.expect("load").expect("live");
-    let v2 = saved(&b.store, key, &record(2, expires_at), &loaded.version, now).await;
-
-    // A logs out; B's write-through of its save arrives only now.
-    a.store.delete(key).await.expect("logout in A");
-    b_cache
-        .set(key, &record(2, expires_at), &v2, now)
-        .await
-        .expect("a late set is no error");
-    assert!(
-        a.store.load(key, now).await.expect("load in A").is_none(),
-        "a late write brought back a logged-out session"
-    );
-    assert!(b.store.load(key, now).await.expect("load in B").is_none());
-    assert!(buried(&mut raw, &a.cache.memcached_key(key)).await);
+    let (key, v2) =
+        common::cached_db::a_late_write_after_a_logout_is_dropped(a, &b, &b_cache, expires_at, now)
+            .await;
+    assert!(buried(&mut raw, &a.cache.memcached_key(&key)).await);
 
     // Once the hold-off is over, a key takes writes again.
     let other = key::generate_key();
@@ -664,68 +437,9 @@ async fn cache_down_behind_a_proxy() {
     let dir = TempDir::new().expect("temp dir");
     let proxy = Proxy::start(&host_port(&memcached_url())).await;
     let cache = memcached_cache(&format!("memcache://{}", proxy.addr()), &prefix()).await;
-    let db = Faulty::new(sqlite(&dir).await);
-    let store = CachedDbStore::new(Arc::new(cache), db.clone());
-    let now = real_now();
-    let expires_at = now + Duration::hours(1);
-    let created = store
-        .create(&record(1, expires_at), now)
-        .await
-        .expect("create");
-    let key = &created.cookie_value;
-    assert_eq!(
-        count(&store.load(key, now).await.expect("load").expect("live")),
-        1
-    );
-
-    proxy.cut();
-    let loaded = store.load(key, now).await.expect("load").expect("live");
-    assert_eq!(count(&loaded), 1);
-    saved(&store, key, &record(2, expires_at), &loaded.version, now).await;
-    assert_eq!(
-        count(&store.load(key, now).await.expect("load").expect("live")),
-        2
-    );
-    let other = store
-        .create(&record(5, expires_at), now)
-        .await
-        .expect("create while the cache is down");
-    assert!(store
-        .touch(&other.cookie_value, expires_at + Duration::hours(1), now)
-        .await
-        .expect("touch"));
-    let loaded = store.load(&other.cookie_value, now).await.expect("load");
-    assert_eq!(
-        loaded.map(|l| (count(&l), l.record.expires_at)),
-        Some((5, expires_at + Duration::hours(1)))
-    );
-    store.delete(&other.cookie_value).await.expect("delete");
-    assert!(store
-        .load(&other.cookie_value, now)
-        .await
-        .expect("load")
-        .is_none());
-
-    // Back up: the entry the outage left stale (count 1) is never served,
-    // and the cache answers again by itself.
-    proxy.restore();
-    let mut hit = false;
-    for _ in 0..50 {
-        let before = db.calls();
-        let loaded = store.load(key, now).await.expect("load").expect("live");
-        assert_eq!(
-            count(&loaded),
-            2,
-            "a stale entry was served after the outage"
-        );
-        if db.calls() == before {
-            hit = true;
-            break;
-        }
-        tokio::time::sleep(StdDuration::from_millis(100)).await;
-    }
-    assert!(hit, "the cache was not used again after it came back");
-    store.delete(key).await.expect("delete");
+    let process = Process::new(&dir, cache).await;
+    let key = common::cached_db::the_cache_goes_down_and_comes_back(&process, &proxy).await;
+    process.store.delete(&key).await.expect("delete");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -758,31 +472,9 @@ async fn open_puts_memcached_in_front_of_the_db() {
     }
     let dir = TempDir::new().expect("temp dir");
     let prefix = prefix();
-    let db_url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("open.sqlite3").display()
-    );
-    let vars = [
-        ("SESSION_ENGINE", "cached_db".to_owned()),
-        ("SESSION_DB_URL", db_url),
-        ("SESSION_CACHE_URL", memcached_url()),
-        ("SESSION_CACHE_KEY_PREFIX", prefix.clone()),
-    ];
-    let config = StoreConfig::from_lookup(|name| {
-        vars.iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.clone())
-    })
-    .expect("a valid store config");
-    let session = SessionConfig::new(common::SECRET).expect("a valid config");
-    let store = sessionkit::store::open(&config, &session)
-        .await
-        .expect("open cached_db on memcached");
-    let shown = format!("{store:?}");
-    assert!(
-        shown.contains("CachedDbStore") && shown.contains("MemcachedCache"),
-        "{shown}"
-    );
+    let store =
+        common::cached_db::open_from_settings(&dir, memcached_url(), &prefix, "MemcachedCache")
+            .await;
 
     let now = real_now();
     let created = store

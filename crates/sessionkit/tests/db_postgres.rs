@@ -9,34 +9,22 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration as StdDuration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 use sessionkit::error::StoreError;
-use sessionkit::key;
-use sessionkit::signing::{Codec, Keys, SecretKey};
 use sessionkit::store::conformance::{self, Capabilities};
 use sessionkit::store::db::{DbOptions, DbStore};
 use sessionkit::store::{Record, SaveOutcome, SessionMap, SessionStore, Version};
-use sessionkit::SessionConfig;
 use sqlx::PgPool;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
+use common::db::{s, Vectors};
 use common::proxy::Proxy;
 use common::services::{available, postgres_url, unique};
+use common::{codec, data};
 
 const NOW: OffsetDateTime = datetime!(2026-03-01 12:34:56.789012 UTC);
-
-fn codec() -> Codec {
-    SessionConfig::new(common::SECRET)
-        .expect("test secret")
-        .codec()
-}
-
-fn data(value: Value) -> SessionMap {
-    value.as_object().cloned().unwrap_or_default()
-}
 
 /// A plain pool on the test database, for the test's own SQL.
 async fn admin() -> PgPool {
@@ -64,15 +52,6 @@ async fn drop_table(pool: &PgPool, table: &str) {
 fn url_in_schema(url: &str, schema: &str) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}options=-c%20search_path%3D{schema}")
-}
-
-/// `url` with the proxy's address in place of the server's.
-fn through(url: &str, proxy: &Proxy) -> String {
-    url.replacen(
-        &common::services::host_port(url),
-        &proxy.addr().to_string(),
-        1,
-    )
 }
 
 async fn create_schema(pool: &PgPool) -> String {
@@ -375,7 +354,7 @@ async fn store_down_then_recovers() {
         return;
     }
     let proxy = Proxy::start(&common::services::host_port(&url)).await;
-    let via_proxy = through(&url, &proxy);
+    let via_proxy = proxy.through(&url);
     let table = unique("sk_test");
     let store = DbStore::postgres_with(&via_proxy, codec(), DbOptions::new().table(&table))
         .await
@@ -391,31 +370,13 @@ async fn a_dead_server_is_unavailable_within_seconds() {
         return;
     }
     let proxy = Proxy::start(&common::services::host_port(&url)).await;
+    let via_proxy = proxy.through(&url);
     let table = unique("sk_test");
-    let store = DbStore::postgres_with(
-        &through(&url, &proxy),
-        codec(),
-        DbOptions::new().table(&table),
-    )
-    .await
-    .expect("open through the proxy");
-    proxy.cut();
-    let started = Instant::now();
-    let result = store.load(&key::generate_key(), NOW).await;
-    assert!(
-        matches!(result, Err(StoreError::Unavailable(_))),
-        "{result:?}"
-    );
-    assert!(
-        started.elapsed() < StdDuration::from_secs(10),
-        "took {:?}",
-        started.elapsed()
-    );
-    let opened = DbStore::postgres(&through(&url, &proxy), codec()).await;
-    assert!(
-        matches!(opened, Err(StoreError::Unavailable(_))),
-        "{opened:?}"
-    );
+    let store = DbStore::postgres_with(&via_proxy, codec(), DbOptions::new().table(&table))
+        .await
+        .expect("open through the proxy");
+    let reopen = DbStore::postgres(&via_proxy, codec());
+    common::db::a_dead_server_is_unavailable_within_seconds(&store, &proxy, NOW, reopen).await;
     drop_table(&admin().await, &table).await;
 }
 
@@ -450,43 +411,6 @@ async fn bad_table_names_are_refused() {
     assert!(matches!(result, Err(StoreError::Config(_))));
 }
 
-/// Django's vectors: `SECRET_KEY` and its fallback, `reference_now`, rows.
-struct Vectors {
-    json: Value,
-    reference_now: OffsetDateTime,
-}
-
-impl Vectors {
-    fn load() -> Self {
-        let json = common::vectors("sessions.json");
-        let reference_now = common::iso(json["reference_now"].as_str().expect("reference_now"));
-        Self {
-            json,
-            reference_now,
-        }
-    }
-
-    fn sessions(&self) -> &[Value] {
-        self.json["sessions"].as_array().expect("sessions")
-    }
-
-    fn codec(&self, with_fallback: bool) -> Codec {
-        let secret = |name: &str| SecretKey::new(self.json[name].as_str().expect("a secret"));
-        let fallbacks = if with_fallback {
-            vec![secret("old_secret_key")]
-        } else {
-            vec![]
-        };
-        Codec::sessions(&Keys::new(secret("secret_key"), fallbacks))
-    }
-}
-
-fn s<'a>(session: &'a Value, field: &str) -> &'a str {
-    session[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("{field} missing"))
-}
-
 #[tokio::test]
 async fn djangos_rows_load_as_django_loads_them() {
     let url = postgres_url();
@@ -516,57 +440,7 @@ async fn djangos_rows_load_as_django_loads_them() {
         .expect("insert Django's row");
     }
 
-    for row in v.sessions() {
-        let (name, key) = (s(row, "name"), s(row, "session_key"));
-        for (store, field) in [
-            (&current, "load_at_ref_now"),
-            (&rotated, "load_at_ref_now_with_old_key_fallback"),
-        ] {
-            let loaded = store.load(key, v.reference_now).await.expect("load");
-            if row["expired_at_ref_now"] == Value::Bool(true) {
-                assert!(loaded.is_none(), "{name}: an expired row loaded");
-                continue;
-            }
-            let loaded = loaded.unwrap_or_else(|| panic!("{name}: a live row did not load"));
-            assert_eq!(
-                loaded.record.data,
-                data(row[field].clone()),
-                "{name}: {field}"
-            );
-            let expected_expiry = common::iso(&format!(
-                "{}Z",
-                s(row, "expire_date_raw").replacen(' ', "T", 1)
-            ));
-            assert_eq!(loaded.record.expires_at, expected_expiry, "{name}: expiry");
-            assert_eq!(
-                loaded.version.as_bytes(),
-                s(row, "session_data").as_bytes(),
-                "{name}: version"
-            );
-        }
-    }
-    // The corrupt row loads empty and keeps its key: a save overwrites it.
-    let corrupt = v
-        .sessions()
-        .iter()
-        .find(|row| s(row, "name") == "corrupted_signature")
-        .expect("corrupted_signature");
-    let key = s(corrupt, "session_key");
-    let loaded = current
-        .load(key, v.reference_now)
-        .await
-        .expect("load")
-        .expect("live");
-    assert!(loaded.record.data.is_empty());
-    let record = Record::new(
-        data(json!({"fresh": 1})),
-        v.reference_now + Duration::hours(1),
-    );
-    let outcome = current
-        .save(key, &record, &loaded.version, v.reference_now)
-        .await
-        .expect("save");
-    assert!(matches!(outcome, SaveOutcome::Saved(ref saved) if saved.cookie_value == key));
+    common::db::djangos_rows_load_as_django_loads_them(&current, &rotated, &v).await;
     drop_table(&pool, &table).await;
 }
 
@@ -654,29 +528,13 @@ async fn clear_expired_works_in_batches_and_is_strict() {
     .execute(&pool)
     .await
     .expect("insert expired rows");
-    let on_the_dot = store
-        .create(&Record::new(SessionMap::new(), NOW), NOW)
-        .await
-        .expect("create");
-
-    assert_eq!(store.clear_expired(NOW).await.expect("clear"), 2500);
-    assert_eq!(store.clear_expired(NOW).await.expect("clear"), 0);
-    let (left,): (i64,) = sqlx::query_as(&format!("SELECT count(*) FROM \"{table}\""))
-        .fetch_one(&pool)
-        .await
-        .expect("count");
-    assert_eq!(left, 1, "the row expiring exactly now stays, as in Django");
-    assert!(store
-        .load(&on_the_dot.cookie_value, NOW)
-        .await
-        .expect("load")
-        .is_none());
-    assert_eq!(
-        store
-            .clear_expired(NOW + Duration::microseconds(1))
+    common::db::clear_expired_is_strict(&store, NOW, 2500, || async {
+        let (left,): (i64,) = sqlx::query_as(&format!("SELECT count(*) FROM \"{table}\""))
+            .fetch_one(&pool)
             .await
-            .expect("clear"),
-        1
-    );
+            .expect("count");
+        left
+    })
+    .await;
     drop_table(&pool, &table).await;
 }

@@ -35,13 +35,30 @@ pub(crate) fn iso(s: &str) -> time::OffsetDateTime {
         .unwrap_or_else(|e| panic!("bad ISO datetime {s:?}: {e}"))
 }
 
+#[cfg(all(feature = "sqlite", feature = "memory"))]
+pub(crate) mod cached_db;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) mod db;
 #[cfg(feature = "memory")]
 pub(crate) mod faulty;
 #[cfg(feature = "axum")]
 pub(crate) mod http;
+pub(crate) mod logs;
 pub(crate) mod proxy;
 pub(crate) mod services;
 
 /// A strong test secret (not the vectors' one).
 pub(crate) const SECRET: &str =
     "sessionkit-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEF";
+
+/// The sessions codec of a config with [`SECRET`].
+pub(crate) fn codec() -> sessionkit::signing::Codec {
+    sessionkit::SessionConfig::new(SECRET)
+        .expect("a valid test config")
+        .codec()
+}
+
+/// A JSON object as session data (anything else: empty).
+pub(crate) fn data(value: serde_json::Value) -> sessionkit::store::SessionMap {
+    value.as_object().cloned().unwrap_or_default()
+}

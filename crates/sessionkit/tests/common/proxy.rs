@@ -59,6 +59,11 @@ impl Proxy {
         self.addr
     }
 
+    /// `url` with the proxy's address in place of the server's.
+    pub(crate) fn through(&self, url: &str) -> String {
+        url.replacen(&super::services::host_port(url), &self.addr.to_string(), 1)
+    }
+
     /// Cuts every open connection and refuses new ones.
     pub(crate) fn cut(&self) {
         self.up.store(false, Ordering::SeqCst);
