@@ -188,3 +188,107 @@ pub(crate) async fn a_dead_server_is_unavailable_within_seconds<T: Debug>(
         "{opened:?}"
     );
 }
+
+/// Many saves at once, so they queue and go to the server in batches: each
+/// keeps its own outcome. Every session saved once with its current version
+/// is saved; of 16 saves of one version of a contested session exactly one
+/// wins and the rest conflict; a stale version conflicts; a deleted
+/// session's save finds it gone.
+pub(crate) async fn queued_saves_each_get_their_own_outcome(
+    store: std::sync::Arc<impl SessionStore + 'static>,
+    now: OffsetDateTime,
+) {
+    use sessionkit::store::Version;
+
+    let expires = now + Duration::weeks(2);
+    let create = |value: Value| {
+        let store = store.clone();
+        async move {
+            store
+                .create(&Record::new(data(value), expires), now)
+                .await
+                .expect("create a session")
+        }
+    };
+    let mut plain = Vec::new();
+    for i in 0..40 {
+        plain.push(create(json!({ "plain": i })).await);
+    }
+    let contested = create(json!({ "n": 0 })).await;
+    let stale = create(json!({ "stale": 0 })).await;
+    let deleted = create(json!({ "deleted": 0 })).await;
+    store.delete(&deleted.cookie_value).await.expect("delete");
+
+    #[derive(Debug)]
+    enum Kind {
+        Plain(usize),
+        Contested(usize),
+        Stale,
+        Deleted,
+    }
+    let mut saves = tokio::task::JoinSet::new();
+    let mut spawn = |kind: Kind, key: String, version: Version, value: Value| {
+        let store = store.clone();
+        saves.spawn(async move {
+            let record = Record::new(data(value), expires);
+            let outcome = store.save(&key, &record, &version, now).await;
+            (kind, outcome.expect("save runs"))
+        });
+    };
+    for (i, saved) in plain.iter().enumerate() {
+        let value = json!({ "plain": i, "saved": true });
+        spawn(
+            Kind::Plain(i),
+            saved.cookie_value.clone(),
+            saved.version.clone(),
+            value,
+        );
+        if i % 3 == 0 {
+            let (key, version) = (contested.cookie_value.clone(), contested.version.clone());
+            spawn(Kind::Contested(i), key, version, json!({ "n": i + 1 }));
+        }
+    }
+    let stale_version = Version::new(b"not what is stored".to_vec());
+    spawn(
+        Kind::Stale,
+        stale.cookie_value.clone(),
+        stale_version,
+        json!({ "stale": 1 }),
+    );
+    let (key, version) = (deleted.cookie_value.clone(), deleted.version.clone());
+    spawn(Kind::Deleted, key, version, json!({ "deleted": 1 }));
+
+    let mut winners = Vec::new();
+    while let Some(joined) = saves.join_next().await {
+        match joined.expect("save task") {
+            (Kind::Plain(_), SaveOutcome::Saved(_)) => {}
+            (Kind::Contested(i), SaveOutcome::Saved(_)) => winners.push(i),
+            (Kind::Contested(_), SaveOutcome::Conflict) => {}
+            (Kind::Stale, SaveOutcome::Conflict) => {}
+            (Kind::Deleted, SaveOutcome::Gone) => {}
+            (kind, outcome) => panic!("{kind:?} save: unexpected {outcome:?}"),
+        }
+    }
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one save of the contested version wins"
+    );
+
+    let load = |key: String| {
+        let store = store.clone();
+        async move { store.load(&key, now).await.expect("load") }
+    };
+    for (i, saved) in plain.iter().enumerate() {
+        let loaded = load(saved.cookie_value.clone()).await.expect("live");
+        assert_eq!(
+            loaded.record.data,
+            data(json!({ "plain": i, "saved": true }))
+        );
+    }
+    let loaded = load(contested.cookie_value.clone()).await.expect("live");
+    assert_eq!(loaded.record.data, data(json!({ "n": winners[0] + 1 })));
+    let loaded = load(stale.cookie_value.clone()).await.expect("live");
+    assert_eq!(loaded.record.data, data(json!({ "stale": 0 })));
+    assert!(load(deleted.cookie_value.clone()).await.is_none());
+}

@@ -16,6 +16,7 @@ use crate::signing::Codec;
 use super::datetime::micros;
 use super::ddl::{self, Table};
 use super::error::from_sqlx;
+use super::postgres_batch::Batcher;
 use super::{Backend, DbOptions, DbStore, StoredRow};
 
 /// How long a caller waits for a pooled connection (including opening one):
@@ -132,6 +133,8 @@ impl Statements {
 pub(crate) struct PgBackend {
     pool: PgPool,
     sql: Statements,
+    /// Compare-and-set saves, grouped into one statement when they queue up.
+    saves: Batcher,
 }
 
 impl PgBackend {
@@ -171,10 +174,9 @@ impl PgBackend {
     /// Uses the caller's pool as configured.
     async fn with_pool(pool: PgPool, table: &Table) -> Result<Self, StoreError> {
         ensure_table(&pool, table).await?;
-        Ok(Self {
-            pool,
-            sql: Statements::new(table),
-        })
+        let sql = Statements::new(table);
+        let saves = Batcher::spawn(pool.clone(), table, sql.update.clone());
+        Ok(Self { pool, sql, saves })
     }
 
     pub(crate) async fn fetch_live(
@@ -232,15 +234,9 @@ impl PgBackend {
         else {
             return Ok(false);
         };
-        let done = sqlx::query(&self.sql.update)
-            .bind(data)
-            .bind(micros(expires_at))
-            .bind(key)
-            .bind(expected)
-            .bind(micros(now))
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        self.saves
+            .update_if(key, data, micros(expires_at), expected, micros(now))
+            .await
     }
 
     pub(crate) async fn is_live(
