@@ -430,6 +430,27 @@ async fn concurrent_increments_from_two_processes() {
     drop_table(&admin().await, &table).await;
 }
 
+/// A pool of two connections gives one batch in flight: saves that come
+/// meanwhile queue and go together in one transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_saves_each_get_their_own_outcome() {
+    let url = mysql_url();
+    if !available("MySQL", &url).await {
+        return;
+    }
+    let table = unique("sk_test");
+    let pool = sqlx::mysql::MySqlPoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await
+        .expect("connect to the test MySQL");
+    let store = DbStore::from_mysql_pool_with(pool, codec(), DbOptions::new().table(&table))
+        .await
+        .expect("store on a small pool");
+    common::db::queued_saves_each_get_their_own_outcome(Arc::new(store), NOW).await;
+    drop_table(&admin().await, &table).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_down_then_recovers() {
     let url = mysql_url();

@@ -57,10 +57,14 @@ mod ddl;
 mod error;
 #[cfg(feature = "mysql")]
 mod mysql;
+#[cfg(feature = "mysql")]
+mod mysql_batch;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "postgres")]
 mod postgres_batch;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod save_batch;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]

@@ -26,6 +26,8 @@ use crate::signing::Codec;
 use super::datetime::naive_utc;
 use super::ddl::{self, Table};
 use super::error::from_sqlx;
+use super::mysql_batch::MySqlFlush;
+use super::save_batch::Batcher;
 use super::{Backend, DbOptions, DbStore, StoredRow};
 
 /// How long a caller waits for a pooled connection (including opening one):
@@ -138,6 +140,8 @@ impl Statements {
 pub(crate) struct MySqlBackend {
     pool: MySqlPool,
     sql: Statements,
+    /// Compare-and-set saves, grouped into one transaction when they queue up.
+    saves: Batcher,
 }
 
 impl MySqlBackend {
@@ -176,10 +180,11 @@ impl MySqlBackend {
     /// Uses the caller's pool as configured.
     async fn with_pool(pool: MySqlPool, table: &Table) -> Result<Self, StoreError> {
         ensure_table(&pool, table).await?;
-        Ok(Self {
-            pool,
-            sql: Statements::new(table),
-        })
+        let sql = Statements::new(table);
+        let flush = MySqlFlush::new(pool.clone(), table, sql.update.clone());
+        // Half the pool at most, so loads always find connections too.
+        let saves = Batcher::spawn(flush, (pool.options().get_max_connections() / 2) as usize);
+        Ok(Self { pool, sql, saves })
     }
 
     pub(crate) async fn fetch_live(
@@ -232,16 +237,9 @@ impl MySqlBackend {
         expected: &[u8],
         now: OffsetDateTime,
     ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query(&self.sql.update)
-            .bind(data)
-            .bind(naive_utc(expires_at))
-            .bind(key)
-            .bind(expected)
-            .bind(naive_utc(now))
-            .execute(&self.pool)
-            .await?;
-        // Rows matched, thanks to CLIENT_FOUND_ROWS (see the module docs).
-        Ok(done.rows_affected() > 0)
+        self.saves
+            .update_if(key, data, expires_at, expected, now)
+            .await
     }
 
     pub(crate) async fn is_live(

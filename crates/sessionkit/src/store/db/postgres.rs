@@ -16,7 +16,8 @@ use crate::signing::Codec;
 use super::datetime::micros;
 use super::ddl::{self, Table};
 use super::error::from_sqlx;
-use super::postgres_batch::Batcher;
+use super::postgres_batch::{as_text, PgFlush};
+use super::save_batch::Batcher;
 use super::{Backend, DbOptions, DbStore, StoredRow};
 
 /// How long a caller waits for a pooled connection (including opening one):
@@ -175,7 +176,9 @@ impl PgBackend {
     async fn with_pool(pool: PgPool, table: &Table) -> Result<Self, StoreError> {
         ensure_table(&pool, table).await?;
         let sql = Statements::new(table);
-        let saves = Batcher::spawn(pool.clone(), table, sql.update.clone());
+        let flush = PgFlush::new(pool.clone(), table, sql.update.clone());
+        // Half the pool at most, so loads always find connections too.
+        let saves = Batcher::spawn(flush, (pool.options().get_max_connections() / 2) as usize);
         Ok(Self { pool, sql, saves })
     }
 
@@ -226,14 +229,9 @@ impl PgBackend {
         expected: &[u8],
         now: OffsetDateTime,
     ) -> Result<bool, sqlx::Error> {
-        // A `text` column holds neither invalid UTF-8 nor NUL: such a version
-        // cannot be what is stored, and binding it would be a query error.
-        let Some(expected) = std::str::from_utf8(expected)
-            .ok()
-            .filter(|e| !e.contains('\0'))
-        else {
+        if as_text(expected).is_none() {
             return Ok(false);
-        };
+        }
         self.saves
             .update_if(key, data, micros(expires_at), expected, micros(now))
             .await

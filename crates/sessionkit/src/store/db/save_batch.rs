@@ -1,0 +1,212 @@
+//! Group commit for compare-and-set saves on a database server: saves that
+//! queue up while earlier ones are running go to the server together, so one
+//! commit and one log flush serve them all. Each server says how a batch is
+//! written ([`Flush`]); the queue, the batching and the outcomes are here.
+//!
+//! A session save waits on its commit, and a commit on the log flush: with
+//! one transaction per save, a pool of ten connections commits at most ten
+//! saves per flush however many requests are waiting. Here a save that finds
+//! the batches in flight busy waits in a queue, and the next batch takes
+//! everything queued by then. A lone save still goes at once, alone.
+//!
+//! Every save keeps its own outcome, whatever its neighbours did. A session
+//! key appears at most once per batch (a second save of the same session
+//! waits for the next one), so which of two saves of a row won is never left
+//! to the server. Should a batch fail, nothing of it was written and each
+//! save runs on its own, so each gets its own true outcome.
+//!
+//! The batches run in tasks of their own: a request that gives up (its future
+//! is dropped) cannot cut a batch short and leave other requests' saves
+//! undecided.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+/// Most saves in one batch: bounds how long one commit keeps the others
+/// waiting, and the size of what is sent.
+const MAX_BATCH: usize = 64;
+
+/// How one server writes saves.
+#[async_trait]
+pub(super) trait Flush: Send + Sync + 'static {
+    /// Writes `batch` (two or more saves, each of a different session) in
+    /// one transaction; returns, for each save in order, whether it was
+    /// written. An error means nothing was written.
+    async fn together(&self, batch: &[Job]) -> Result<Vec<bool>, sqlx::Error>;
+
+    /// Writes one save on its own.
+    async fn single(&self, job: &Job) -> Result<bool, sqlx::Error>;
+}
+
+/// One compare-and-set save and where its outcome goes.
+pub(super) struct Job {
+    pub(super) key: String,
+    pub(super) data: String,
+    pub(super) expires_at: OffsetDateTime,
+    /// The stored `session_data` the save expects, byte for byte.
+    pub(super) expected: Vec<u8>,
+    pub(super) now: OffsetDateTime,
+    pub(super) done: oneshot::Sender<Result<bool, sqlx::Error>>,
+}
+
+/// The handle the backend keeps; the batching task ends when it is dropped.
+#[derive(Debug)]
+pub(super) struct Batcher {
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+/// The batching task stopped: only if the runtime it ran on shut down.
+#[derive(Debug, thiserror::Error)]
+#[error("the session save batcher is gone")]
+struct BatcherGone;
+
+impl Batcher {
+    /// Starts the batching task, with at most `in_flight` batches written
+    /// at once.
+    pub(super) fn spawn(flush: impl Flush, in_flight: usize) -> Self {
+        let (jobs, queue) = mpsc::unbounded_channel();
+        tokio::spawn(run(Arc::new(flush), queue, in_flight.max(1)));
+        Self { jobs }
+    }
+
+    /// Saves through the next batch: `Ok(true)` when the row was live and
+    /// held `expected`, and now holds `data`.
+    pub(super) async fn update_if(
+        &self,
+        key: &str,
+        data: &str,
+        expires_at: OffsetDateTime,
+        expected: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<bool, sqlx::Error> {
+        let (done, outcome) = oneshot::channel();
+        let job = Job {
+            key: key.to_owned(),
+            data: data.to_owned(),
+            expires_at,
+            expected: expected.to_vec(),
+            now,
+            done,
+        };
+        let gone = || sqlx::Error::WorkerCrashed;
+        self.jobs.send(job).map_err(|_| gone())?;
+        outcome.await.unwrap_or_else(|_| {
+            tracing::error!(error = %BatcherGone, "session save not run");
+            Err(gone())
+        })
+    }
+}
+
+async fn run<F: Flush>(flush: Arc<F>, mut queue: mpsc::UnboundedReceiver<Job>, in_flight: usize) {
+    let slots = Arc::new(Semaphore::new(in_flight));
+    // Jobs held back from the previous batch (a second save of a session).
+    let mut waiting: Vec<Job> = Vec::new();
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        // Taken only once a slot is free: whatever queued meanwhile joins.
+        let mut jobs = std::mem::take(&mut waiting);
+        if jobs.len() < MAX_BATCH {
+            if jobs.is_empty() {
+                if queue.recv_many(&mut jobs, MAX_BATCH).await == 0 {
+                    return;
+                }
+            } else {
+                while jobs.len() < MAX_BATCH {
+                    match queue.try_recv() {
+                        Ok(job) => jobs.push(job),
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
+        let (batch, held) = one_per_key(jobs, MAX_BATCH);
+        waiting = held;
+        let flush = flush.clone();
+        tokio::spawn(async move {
+            run_batch(flush.as_ref(), batch).await;
+            drop(slot);
+        });
+    }
+}
+
+/// Splits `jobs` into a batch with each session key at most once (and at
+/// most `max` jobs), and the rest, in their order.
+fn one_per_key(jobs: Vec<Job>, max: usize) -> (Vec<Job>, Vec<Job>) {
+    let mut keys = HashSet::with_capacity(jobs.len());
+    let mut batch = Vec::with_capacity(jobs.len().min(max));
+    let mut held = Vec::new();
+    for job in jobs {
+        if batch.len() < max && keys.insert(job.key.clone()) {
+            batch.push(job);
+        } else {
+            held.push(job);
+        }
+    }
+    (batch, held)
+}
+
+async fn run_batch(flush: &impl Flush, batch: Vec<Job>) {
+    if batch.len() > 1 {
+        match flush.together(&batch).await {
+            Ok(written) => {
+                for (job, written) in batch.into_iter().zip(written) {
+                    let _ = job.done.send(Ok(written));
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, saves = batch.len(), "session save batch failed; saving one by one");
+            }
+        }
+    }
+    for job in batch {
+        let outcome = flush.single(&job).await;
+        let _ = job.done.send(outcome);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(key: &str) -> Job {
+        let (done, _) = oneshot::channel();
+        Job {
+            key: key.to_owned(),
+            data: String::new(),
+            expires_at: OffsetDateTime::UNIX_EPOCH,
+            expected: Vec::new(),
+            now: OffsetDateTime::UNIX_EPOCH,
+            done,
+        }
+    }
+
+    fn keys(jobs: &[Job]) -> Vec<&str> {
+        jobs.iter().map(|j| j.key.as_str()).collect()
+    }
+
+    #[test]
+    fn a_second_save_of_a_session_waits_for_the_next_batch() {
+        let jobs = ["a", "b", "a", "c", "b", "a"].map(job).into();
+        let (batch, held) = one_per_key(jobs, MAX_BATCH);
+        assert_eq!(keys(&batch), ["a", "b", "c"]);
+        assert_eq!(keys(&held), ["a", "b", "a"]);
+        let (batch, held) = one_per_key(held, MAX_BATCH);
+        assert_eq!(keys(&batch), ["a", "b"]);
+        assert_eq!(keys(&held), ["a"]);
+    }
+
+    #[test]
+    fn a_batch_holds_at_most_max_jobs() {
+        let jobs = ["a", "b", "c", "d"].map(job).into();
+        let (batch, held) = one_per_key(jobs, 3);
+        assert_eq!(keys(&batch), ["a", "b", "c"]);
+        assert_eq!(keys(&held), ["d"]);
+    }
+}
