@@ -51,6 +51,7 @@ pub fn micro(n: usize, only: Option<&str>) -> Result<(), BoxError> {
             let v = variants::find(name).ok_or("unknown variant")?;
             let app = match v.family {
                 Family::Bare => serve::bare_app(),
+                Family::Floor => serve::floor_app(v.store),
                 Family::Ours => serve::ours_app(v.store, "").await?,
                 Family::Peer => serve::tower_app(v.store, "").await?,
             };

@@ -211,6 +211,20 @@ impl Results {
                     ));
                 }
             }
+            // What the wire format alone allows: the floors do no session
+            // work at all, so no Django-compatible layer can beat them.
+            for (floor, name) in [
+                ("floor-session-key-cookie", "sessionkit-memory"),
+                ("floor-signed-cookie", "sessionkit-signed-cookies"),
+            ] {
+                if let (Some(f), Some(l)) = (self.load(floor, shape), self.load(name, shape)) {
+                    lines.push(format!(
+                        "(context) {floor}, Django's cookie bytes and no session work: {:.2}× bare axum; {name} is {:.2}× of it",
+                        f.rps / bare.rps,
+                        l.rps / f.rps
+                    ));
+                }
+            }
         }
         for (v, s, r) in &self.loads {
             if v.family != Family::Ours || *s != shape {

@@ -96,7 +96,12 @@ pub fn run(opts: &Options, bench_dir: &Path) -> Result<bool, BoxError> {
     let mut ours_failed = false;
     for round in 0..opts.rounds.max(1) {
         for v in opts.selected() {
-            eprintln!("bench: {} (pass {} of {})", v.name, round + 1, opts.rounds.max(1));
+            eprintln!(
+                "bench: {} (pass {} of {})",
+                v.name,
+                round + 1,
+                opts.rounds.max(1)
+            );
             let served = serve_variant(&exe, opts, v, round, &mut services, &logs, &mut results);
             if let Err(e) = served {
                 eprintln!("bench: {}: {e}", v.name);

@@ -8,6 +8,9 @@ use crate::services::Server;
 pub enum Family {
     /// No sessions at all: the ceiling.
     Bare,
+    /// No sessions, but the bytes of Django's session cookie on the wire:
+    /// what any Django-compatible layer pays before doing any work.
+    Floor,
     Ours,
     Peer,
 }
@@ -16,6 +19,11 @@ pub enum Family {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Store {
     None,
+    /// Floors: a constant Django `Set-Cookie` (and `Vary: Cookie`) with a
+    /// 32-character session key, or with a signed value of the size
+    /// sessionkit's signed-cookie engine sends for the visit counter.
+    WireKey,
+    WireSigned,
     Memory,
     SignedCookies,
     Sqlite,
@@ -31,6 +39,8 @@ impl Store {
     pub fn label(self) -> &'static str {
         match self {
             Store::None => "—",
+            Store::WireKey => "— (Django cookie bytes, key)",
+            Store::WireSigned => "— (Django cookie bytes, signed)",
             Store::Memory => "in-process",
             Store::SignedCookies => "signed cookie",
             Store::Sqlite => "SQLite (WAL)",
@@ -56,7 +66,10 @@ impl Store {
 
     /// Whether a server keeps the session, so concurrent updates can be lost.
     pub fn server_side(self) -> bool {
-        !matches!(self, Store::None | Store::SignedCookies)
+        !matches!(
+            self,
+            Store::None | Store::WireKey | Store::WireSigned | Store::SignedCookies
+        )
     }
 }
 
@@ -84,6 +97,18 @@ const fn v(name: &'static str, family: Family, store: Store, actix: bool) -> Var
 pub const ALL: &[Variant] = &[
     v("bare-axum", Family::Bare, Store::None, false),
     v("bare-actix", Family::Bare, Store::None, true),
+    v(
+        "floor-session-key-cookie",
+        Family::Floor,
+        Store::WireKey,
+        false,
+    ),
+    v(
+        "floor-signed-cookie",
+        Family::Floor,
+        Store::WireSigned,
+        false,
+    ),
     v("sessionkit-memory", Family::Ours, Store::Memory, false),
     v("tower-sessions-memory", Family::Peer, Store::Memory, false),
     v(
@@ -126,6 +151,7 @@ pub const ALL: &[Variant] = &[
 /// beside the ceiling and the in-process peer — no server to start.
 pub const QUICK: &[&str] = &[
     "bare-axum",
+    "floor-session-key-cookie",
     "sessionkit-memory",
     "tower-sessions-memory",
     "sessionkit-signed-cookies",

@@ -23,6 +23,10 @@ pub fn bare_app() -> axum::Router {
     bare::app()
 }
 
+pub fn floor_app(store: crate::variants::Store) -> axum::Router {
+    bare::floor(store)
+}
+
 pub async fn ours_app(store: crate::variants::Store, url: &str) -> Result<axum::Router, BoxError> {
     ours::app(store, url).await
 }
@@ -45,6 +49,7 @@ pub fn serve(variant: Variant, port: u16, url: &str) -> Result<(), BoxError> {
     rt.block_on(async {
         let app = match variant.family {
             Family::Bare => bare::app(),
+            Family::Floor => bare::floor(variant.store),
             Family::Ours => ours::app(variant.store, url).await?,
             Family::Peer => tower::app(variant.store, url).await?,
         };

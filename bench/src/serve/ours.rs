@@ -46,7 +46,9 @@ fn settings(store: Store, url: &str) -> Result<HashMap<&'static str, String>, Bo
             ("SESSION_DB_URL", sqlite()),
             ("SESSION_CACHE_URL", "memory://".into()),
         ],
-        Store::None => return Err("sessionkit needs a store".into()),
+        Store::None | Store::WireKey | Store::WireSigned => {
+            return Err("sessionkit needs a store".into())
+        }
     };
     Ok(pairs.into_iter().collect())
 }

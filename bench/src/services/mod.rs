@@ -22,10 +22,13 @@ pub enum Server {
     Memcached,
 }
 
+/// A started server and the URL its clients use, or why it did not start.
+type Started = Result<(Guard, String), String>;
+
 /// The servers started so far, each with the URL its clients use.
 pub struct Services {
     dir: tempfile::TempDir,
-    started: Vec<(Server, Result<(Guard, String), String>)>,
+    started: Vec<(Server, Started)>,
 }
 
 impl Services {
