@@ -79,7 +79,7 @@ fn next_version() -> u64 {
 /// Sessions in an in-process cache. Clones are cheap and share the cache.
 #[derive(Clone)]
 pub struct MemoryStore {
-    cache: Cache<String, Arc<Slot>>,
+    cache: Cache<String, Arc<Slot>, foldhash::fast::RandomState>,
 }
 
 /// One session's place in the cache.
@@ -215,6 +215,9 @@ impl MemoryStore {
         let cache = Cache::builder()
             .name("sessionkit")
             .max_capacity(capacity.max(1))
+            // Sized up front (to a point): growing the table while full of
+            // churning sessions rehashes it again and again.
+            .initial_capacity(usize::try_from(capacity.min(1 << 17)).unwrap_or(1 << 17))
             // LRU, not moka's default TinyLFU: TinyLFU may refuse a new entry
             // in favour of frequently read ones, which would drop a session
             // the moment it is created.
@@ -227,7 +230,12 @@ impl MemoryStore {
                     slot.evicted.store(true, Ordering::Relaxed);
                 }
             })
-            .build();
+            // A session key is hashed several times per request (lookup,
+            // LRU order, eviction), and the whole table again when moka
+            // resizes it: SipHash made a third of a new-client request's
+            // CPU. foldhash is several times faster and still seeded per
+            // process, and only keys we generated are ever inserted.
+            .build_with_hasher(foldhash::fast::RandomState::default());
         Self { cache }
     }
 

@@ -34,7 +34,7 @@ const RECLAIM_GRACE: StdDuration = StdDuration::from_secs(1);
 /// Decoded sessions in an in-process cache. Clones are cheap and share it.
 #[derive(Clone)]
 pub struct MemoryCache {
-    cache: Cache<String, Arc<Held>>,
+    cache: Cache<String, Arc<Held>, foldhash::fast::RandomState>,
 }
 
 struct Held {
@@ -77,7 +77,8 @@ impl MemoryCache {
             // just written would cost a db read on its next request.
             .eviction_policy(EvictionPolicy::lru())
             .expire_after(HeldExpiry)
-            .build();
+            // As the in-process store: foldhash, not SipHash (see there).
+            .build_with_hasher(foldhash::fast::RandomState::default());
         Self { cache }
     }
 
