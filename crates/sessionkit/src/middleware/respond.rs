@@ -56,7 +56,7 @@ pub(super) async fn finish<B: From<String>>(
         }
         let now = config.now();
         let max_age = session.cookie_max_age(now);
-        match session.persist().await {
+        match session.persist(now).await {
             Ok(value) => {
                 if let Some(h) = header(set_cookie(config, &value, max_age, now)) {
                     res.headers_mut().append(SET_COOKIE, h);

@@ -40,8 +40,9 @@ impl Session {
         Record::new(data, expires_at)
     }
 
-    /// Saves the session and returns the cookie value to send.
-    pub(crate) async fn persist(&self) -> Result<String, PersistError> {
+    /// Saves the session as at `now` (the time the response's cookie is
+    /// computed for) and returns the cookie value to send.
+    pub(crate) async fn persist(&self, now: time::OffsetDateTime) -> Result<String, PersistError> {
         // Django's save loads first: a plain save needs the version to compare.
         let needs_load = {
             let st = self.state();
@@ -55,7 +56,6 @@ impl Session {
         }
         let shared = &self.inner.shared;
         let store = &shared.store;
-        let now = shared.config.now();
         // Decide under the lock, act after releasing it: no guard across an
         // await. The dict is cloned once, into the record the store gets;
         // the change log is only read if a conflict needs it.
@@ -81,7 +81,10 @@ impl Session {
             }
         };
         let mut record = self.record(data, now);
-        let _guard = shared.locks.lock(&key).await;
+        let _guard = match store.saves_can_conflict() {
+            true => Some(shared.locks.lock(&key).await),
+            false => None,
+        };
         for attempt in 0..=shared.config.max_save_retries {
             let outcome = store.save(&key, &record, &version, now).await?;
             match outcome {

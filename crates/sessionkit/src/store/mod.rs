@@ -206,6 +206,15 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
+
+    /// Whether two saves of one session can conflict (`true` unless the
+    /// engine says otherwise). The session layer then lets one save of a
+    /// session at a time through per process, so concurrent requests of a
+    /// session conflict at most once each; an engine with nothing shared
+    /// to conflict over (signed cookies) skips that lock.
+    fn saves_can_conflict(&self) -> bool {
+        true
+    }
 }
 
 #[async_trait]
@@ -242,5 +251,8 @@ impl<T: SessionStore + ?Sized> SessionStore for std::sync::Arc<T> {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         (**self).touch(key, expires_at, now).await
+    }
+    fn saves_can_conflict(&self) -> bool {
+        (**self).saves_can_conflict()
     }
 }
