@@ -48,6 +48,13 @@ impl DbStore {
     /// only for a connection idle for over 30 s instead of before every
     /// query; and the session `time_zone` pinned to `+00:00` whatever the URL
     /// says, as Django's `USE_TZ=True` expects.
+    ///
+    /// Saves that queue up while earlier ones are running (at most half the
+    /// pool's connections write at once) go to the server together, as one
+    /// multi-statement transaction: one round trip and one commit for all,
+    /// each save keeping its own compare-and-set outcome. A lone save goes
+    /// at once. The batching runs in a task on the Tokio runtime that opened
+    /// the store.
     pub async fn mysql(url: &str, codec: Codec) -> Result<Self, StoreError> {
         Self::mysql_with(url, codec, DbOptions::new()).await
     }

@@ -36,6 +36,12 @@ impl DbStore {
     /// timeout, so a dead server answers 503 within seconds; and a health
     /// ping only for a connection idle for over 30 s instead of before every
     /// query. `application_name` is `sessionkit` unless the URL sets one.
+    ///
+    /// Saves that queue up while earlier ones are running (at most half the
+    /// pool's connections write at once) go to the server together, as one
+    /// statement: one commit and one WAL flush for all, each save keeping its
+    /// own compare-and-set outcome. A lone save goes at once. The batching
+    /// runs in a task on the Tokio runtime that opened the store.
     pub async fn postgres(url: &str, codec: Codec) -> Result<Self, StoreError> {
         Self::postgres_with(url, codec, DbOptions::new()).await
     }
