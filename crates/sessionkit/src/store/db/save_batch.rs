@@ -29,6 +29,11 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 /// Most saves in one batch: bounds how long one commit keeps the others
 /// waiting, and the size of what is sent.
 const MAX_BATCH: usize = 64;
+/// Most bytes of session data (new and expected) in one batch: a batch of
+/// large sessions stays well inside a server's packet limit (MySQL's
+/// `max_allowed_packet` is 16 MiB by default on MariaDB, 4 MiB on old
+/// MySQL). A save larger than this alone still goes, as a batch of one.
+const MAX_BATCH_BYTES: usize = 1 << 20;
 
 /// How one server writes saves.
 #[async_trait]
@@ -125,7 +130,7 @@ async fn run<F: Flush>(flush: Arc<F>, mut queue: mpsc::UnboundedReceiver<Job>, i
                 }
             }
         }
-        let (batch, held) = one_per_key(jobs, MAX_BATCH);
+        let (batch, held) = one_per_key(jobs, MAX_BATCH, MAX_BATCH_BYTES);
         waiting = held;
         let flush = flush.clone();
         tokio::spawn(async move {
@@ -135,14 +140,20 @@ async fn run<F: Flush>(flush: Arc<F>, mut queue: mpsc::UnboundedReceiver<Job>, i
     }
 }
 
-/// Splits `jobs` into a batch with each session key at most once (and at
-/// most `max` jobs), and the rest, in their order.
-fn one_per_key(jobs: Vec<Job>, max: usize) -> (Vec<Job>, Vec<Job>) {
+/// Splits `jobs` into a batch with each session key at most once, at most
+/// `max` jobs and `max_bytes` of session data (but at least one job), and
+/// the rest, in their order.
+fn one_per_key(jobs: Vec<Job>, max: usize, max_bytes: usize) -> (Vec<Job>, Vec<Job>) {
     let mut keys = HashSet::with_capacity(jobs.len());
     let mut batch = Vec::with_capacity(jobs.len().min(max));
+    let mut bytes = 0;
     let mut held = Vec::new();
     for job in jobs {
-        if batch.len() < max && keys.insert(job.key.clone()) {
+        let size = job.data.len() + job.expected.len();
+        let fits = batch.is_empty() || (batch.len() < max && bytes + size <= max_bytes);
+        if fits && !keys.contains(job.key.as_str()) {
+            keys.insert(job.key.clone());
+            bytes += size;
             batch.push(job);
         } else {
             held.push(job);
@@ -194,10 +205,10 @@ mod tests {
     #[test]
     fn a_second_save_of_a_session_waits_for_the_next_batch() {
         let jobs = ["a", "b", "a", "c", "b", "a"].map(job).into();
-        let (batch, held) = one_per_key(jobs, MAX_BATCH);
+        let (batch, held) = one_per_key(jobs, MAX_BATCH, MAX_BATCH_BYTES);
         assert_eq!(keys(&batch), ["a", "b", "c"]);
         assert_eq!(keys(&held), ["a", "b", "a"]);
-        let (batch, held) = one_per_key(held, MAX_BATCH);
+        let (batch, held) = one_per_key(held, MAX_BATCH, MAX_BATCH_BYTES);
         assert_eq!(keys(&batch), ["a", "b"]);
         assert_eq!(keys(&held), ["a"]);
     }
@@ -205,8 +216,28 @@ mod tests {
     #[test]
     fn a_batch_holds_at_most_max_jobs() {
         let jobs = ["a", "b", "c", "d"].map(job).into();
-        let (batch, held) = one_per_key(jobs, 3);
+        let (batch, held) = one_per_key(jobs, 3, MAX_BATCH_BYTES);
         assert_eq!(keys(&batch), ["a", "b", "c"]);
         assert_eq!(keys(&held), ["d"]);
+    }
+
+    #[test]
+    fn a_batch_holds_at_most_max_bytes_but_never_nothing() {
+        let sized = |key: &str, len: usize| Job {
+            data: "x".repeat(len),
+            ..job(key)
+        };
+        let jobs = vec![
+            sized("a", 600),
+            sized("b", 600),
+            sized("c", 300),
+            sized("d", 200),
+        ];
+        let (batch, held) = one_per_key(jobs, MAX_BATCH, 1000);
+        assert_eq!(keys(&batch), ["a", "c"]);
+        assert_eq!(keys(&held), ["b", "d"]);
+        let (batch, held) = one_per_key(vec![sized("big", 5000), sized("e", 1)], MAX_BATCH, 1000);
+        assert_eq!(keys(&batch), ["big"]);
+        assert_eq!(keys(&held), ["e"]);
     }
 }
