@@ -6,7 +6,7 @@
 mod common;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use serde_json::json;
 use sessionkit::error::StoreError;
@@ -280,50 +280,9 @@ async fn expire_date_is_djangos_text() {
     }
 }
 
-/// Everything logged by this test binary. One global subscriber: a scoped
-/// one races with other test threads over `tracing`'s per-callsite cache.
-fn captured_logs() -> &'static Captured {
-    static LOGS: OnceLock<Captured> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Captured::default();
-        let writer = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        // Only fails if a global subscriber exists already; then nothing is
-        // captured and the assertions below say so.
-        let _ = tracing::subscriber::set_global_default(subscriber);
-        logs
-    })
-}
-
-/// A `tracing` writer that keeps everything in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
-    }
-}
-
 #[tokio::test]
 async fn a_corrupt_row_loads_empty_keeps_its_key_and_is_overwritten() {
-    let logs = captured_logs();
+    let logs = common::logs::captured_logs();
     let dir = TempDir::new().expect("temp dir");
     let store = fresh_store(&dir).await;
     let key = key::generate_key();
