@@ -189,8 +189,7 @@ impl MySqlBackend {
         ensure_table(&pool, table).await?;
         let sql = Statements::new(table);
         let flush = MySqlFlush::new(pool.clone(), table, sql.update.clone());
-        // Half the pool at most, so loads always find connections too.
-        let saves = Batcher::spawn(flush, (pool.options().get_max_connections() / 2) as usize);
+        let saves = Batcher::spawn(flush, pool.options().get_max_connections());
         Ok(Self { pool, sql, saves })
     }
 

@@ -70,11 +70,13 @@ pub(super) struct Batcher {
 struct BatcherGone;
 
 impl Batcher {
-    /// Starts the batching task, with at most `in_flight` batches written
-    /// at once.
-    pub(super) fn spawn(flush: impl Flush, in_flight: usize) -> Self {
+    /// Starts the batching task for a pool of `pool_size` connections: at
+    /// most half of them write batches at once, so loads always find
+    /// connections too.
+    pub(super) fn spawn(flush: impl Flush, pool_size: u32) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(Arc::new(flush), queue, in_flight.max(1)));
+        let in_flight = usize::try_from(pool_size / 2).unwrap_or(usize::MAX).max(1);
+        tokio::spawn(run(Arc::new(flush), queue, in_flight));
         Self { jobs }
     }
 
@@ -116,18 +118,13 @@ async fn run<F: Flush>(flush: Arc<F>, mut queue: mpsc::UnboundedReceiver<Job>, i
         };
         // Taken only once a slot is free: whatever queued meanwhile joins.
         let mut jobs = std::mem::take(&mut waiting);
-        if jobs.len() < MAX_BATCH {
-            if jobs.is_empty() {
-                if queue.recv_many(&mut jobs, MAX_BATCH).await == 0 {
-                    return;
-                }
-            } else {
-                while jobs.len() < MAX_BATCH {
-                    match queue.try_recv() {
-                        Ok(job) => jobs.push(job),
-                        Err(_) => break,
-                    }
-                }
+        if jobs.is_empty() && queue.recv_many(&mut jobs, MAX_BATCH).await == 0 {
+            return;
+        }
+        while jobs.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
             }
         }
         let (batch, held) = one_per_key(jobs, MAX_BATCH, MAX_BATCH_BYTES);
