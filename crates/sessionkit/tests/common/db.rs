@@ -192,7 +192,8 @@ pub(crate) async fn a_dead_server_is_unavailable_within_seconds<T: Debug>(
 /// Many saves at once, so they queue and go to the server in batches: each
 /// keeps its own outcome. Every session saved once with its current version
 /// is saved; of 16 saves of one version of a contested session exactly one
-/// wins and the rest conflict; a stale version conflicts; a deleted
+/// wins and the rest conflict; a stale version (or one that is not even
+/// text) conflicts; a deleted
 /// session's save finds it gone, as does one under a key with a quote in it
 /// (which a batch written as literals cannot take: its neighbours are then
 /// saved one by one, with the same outcomes).
@@ -257,6 +258,14 @@ pub(crate) async fn queued_saves_each_get_their_own_outcome(
         stale.cookie_value.clone(),
         stale_version,
         json!({ "stale": 1 }),
+    );
+    // Not text at all (invalid UTF-8, a NUL, a quote): nothing a row holds.
+    let binary_version = Version::new(b"\xff\x00'".to_vec());
+    spawn(
+        Kind::Stale,
+        stale.cookie_value.clone(),
+        binary_version,
+        json!({ "stale": 2 }),
     );
     let (key, version) = (deleted.cookie_value.clone(), deleted.version.clone());
     spawn(Kind::Deleted, key, version.clone(), json!({ "deleted": 1 }));
