@@ -1,8 +1,7 @@
 //! Settings from the environment: Django's names and defaults, strict parsing
 //! that names the bad variable, and secrets that never leak into messages.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod common;
 
 use http::StatusCode;
 use serde_json::{Map, Value};
@@ -319,26 +318,9 @@ fn weak_secret_reasons_are_djangos() {
     assert_eq!(secret_warnings("aaaa").len(), 2);
 }
 
-/// A `tracing` writer that keeps everything in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn weak_secrets_are_logged_without_the_secret() {
-    let captured = Captured::default();
+    let captured = common::logs::Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
@@ -348,16 +330,13 @@ fn weak_secrets_are_logged_without_the_secret() {
     let weak_fallback = "zzzzzzzzzz";
     tracing::subscriber::with_default(subscriber, || {
         let strong = SessionConfig::new(SECRET).expect("valid");
-        assert!(
-            captured.0.lock().expect("lock").is_empty(),
-            "strong key: no warning"
-        );
+        assert!(captured.text().is_empty(), "strong key: no warning");
         drop(strong);
         let _config = SessionConfig::new(weak)
             .expect("weak keys still work")
             .with_fallbacks([weak_fallback]);
     });
-    let log = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
+    let log = captured.text();
     assert!(log.contains("W009"), "{log}");
     assert!(log.contains("W025"), "{log}");
     assert!(log.contains("shorter than 50 characters"), "{log}");
