@@ -194,6 +194,32 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// Deletes `key`; deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
 
+    /// Deletes `key` only if the stored record is still `expected`: the
+    /// compare-and-set form of [`delete`](SessionStore::delete) that
+    /// `cycle_key` uses, so a concurrent save to the old key is never thrown
+    /// away. `Ok(true)` when the record is gone now (deleted here, or already
+    /// missing or expired), `Ok(false)` when a newer version is stored and
+    /// nothing was deleted.
+    ///
+    /// The default loads, compares and deletes: correct except for a save
+    /// landing between the load and the delete. Engines that can compare and
+    /// delete atomically override it.
+    async fn delete_if(
+        &self,
+        key: &str,
+        expected: &Version,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        match self.load(key, now).await? {
+            None => Ok(true),
+            Some(l) if l.version.as_bytes() == expected.as_bytes() => {
+                self.delete(key).await?;
+                Ok(true)
+            }
+            Some(_) => Ok(false),
+        }
+    }
+
     /// Deletes every record expired at `now`, in batches; returns how many went.
     /// Engines whose server expires entries itself return 0.
     async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
@@ -240,6 +266,14 @@ impl<T: SessionStore + ?Sized> SessionStore for std::sync::Arc<T> {
     }
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         (**self).delete(key).await
+    }
+    async fn delete_if(
+        &self,
+        key: &str,
+        expected: &Version,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        (**self).delete_if(key, expected, now).await
     }
     async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         (**self).clear_expired(now).await
