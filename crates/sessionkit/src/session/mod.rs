@@ -23,7 +23,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::config::SessionConfig;
-use crate::error::SessionError;
+use crate::error::{SessionError, ValueError};
 use crate::expiry::{self, Expiry, EXPIRY_KEY};
 use crate::key::log_tag;
 use crate::store::{SessionMap, SessionStore};
@@ -214,9 +214,9 @@ impl Session {
             None => Ok(None),
             Some(v) => serde_json::from_value(v)
                 .map(Some)
-                .map_err(|source| SessionError::Type {
+                .map_err(|e| SessionError::Type {
                     key: key.to_owned(),
-                    source,
+                    source: ValueError::new(&e, std::any::type_name::<T>()),
                 }),
         }
     }
@@ -236,9 +236,9 @@ impl Session {
         value: &T,
     ) -> Result<(), SessionError> {
         let key = key.into();
-        let value = serde_json::to_value(value).map_err(|source| SessionError::Serialize {
+        let value = serde_json::to_value(value).map_err(|e| SessionError::Serialize {
             key: key.clone(),
-            source,
+            source: ValueError::new(&e, std::any::type_name::<T>()),
         })?;
         self.insert_value(key, value);
         Ok(())
@@ -275,9 +275,9 @@ impl Session {
             None => Ok(None),
             Some(v) => serde_json::from_value(v)
                 .map(Some)
-                .map_err(|source| SessionError::Type {
+                .map_err(|e| SessionError::Type {
                     key: key.to_owned(),
-                    source,
+                    source: ValueError::new(&e, std::any::type_name::<T>()),
                 }),
         }
     }
