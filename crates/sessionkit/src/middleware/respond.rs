@@ -101,7 +101,9 @@ fn failed<B: From<String>>(store_down: StatusCode, e: PersistError) -> Response<
             )
         }
         PersistError::Store(e) => {
-            tracing::error!(error = %chain(&e), "could not save the session; the stored session is unchanged");
+            // A write that timed out may have been applied all the same: the
+            // outcome is unknown, so it is reported, never retried.
+            tracing::error!(error = %chain(&e), "could not save the session; the change was not confirmed");
             replace(
                 store_down,
                 "Service Unavailable: the session store is unavailable",
