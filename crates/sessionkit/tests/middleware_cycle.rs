@@ -123,6 +123,12 @@ async fn login(session: Session) -> &'static str {
     "logged in"
 }
 
+/// A login that fails after cycling: nothing is saved (a 5xx).
+async fn broken_login(session: Session) -> StatusCode {
+    session.cycle_key();
+    StatusCode::INTERNAL_SERVER_ERROR
+}
+
 async fn read(session: Session) -> String {
     serde_json::to_string(&session.to_map()).unwrap()
 }
@@ -131,6 +137,7 @@ fn app(store: Arc<dyn SessionStore>) -> Router {
     Router::new()
         .route("/put", get(put))
         .route("/login", get(login))
+        .route("/broken-login", get(broken_login))
         .route("/read", get(read))
         .layer(SessionLayer::from_arc(
             store,
@@ -197,5 +204,32 @@ async fn failed_create_keeps_the_old_session() {
     assert_eq!(
         read_map(&app, &old).await,
         json!({"anonymous_cart": "1 book"})
+    );
+}
+
+/// On a 5xx nothing is saved and the cycled-away key is deleted, as Django's
+/// `cycle_key` has deleted it by then; but with compare-and-set, so a save
+/// another request made to it meanwhile is not thrown away.
+#[tokio::test]
+async fn cycle_key_on_a_5xx_deletes_the_old_key_unless_saved_meanwhile() {
+    let store = SaveBeforeDelete::new(Arc::new(MemoryStore::new()));
+    let app = app(store.clone());
+    let (_, old, _) = get_with(&app, "/put", None).await;
+    let old = old.expect("a session");
+    store.arm(&old, "theme", json!("dark"));
+    let (status, cookie, _) = get_with(&app, "/broken-login", Some(&old)).await;
+    assert_eq!((status, cookie), (StatusCode::INTERNAL_SERVER_ERROR, None));
+    assert_eq!(
+        read_map(&app, &old).await,
+        json!({"anonymous_cart": "1 book", "theme": "dark"}),
+        "a concurrent 2xx save was deleted"
+    );
+
+    let (status, _, _) = get_with(&app, "/broken-login", Some(&old)).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        read_map(&app, &old).await,
+        json!({}),
+        "the old key survived"
     );
 }
