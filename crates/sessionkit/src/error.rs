@@ -48,18 +48,18 @@ pub enum SessionError {
     Type {
         /// The session dict key.
         key: String,
-        /// Why it did not deserialize.
+        /// Why it did not deserialize (without the value).
         #[source]
-        source: serde_json::Error,
+        source: ValueError,
     },
     /// A value could not be turned into JSON.
     #[error("value for session key {key:?} cannot be stored as JSON")]
     Serialize {
         /// The session dict key.
         key: String,
-        /// Why it did not serialize.
+        /// Why it did not serialize (without the value).
         #[source]
-        source: serde_json::Error,
+        source: ValueError,
     },
     /// `increment` found a value that is not an integer.
     #[error("session value {key:?} is not an integer")]
@@ -74,6 +74,70 @@ pub enum SessionError {
         key: String,
     },
 }
+
+/// Why a session value did not convert to or from JSON: serde's error with
+/// its message dropped, because that message quotes the value ("invalid
+/// type: string \"…\"") and session values are tokens, personal data and
+/// credentials. What is kept is safe to log: the kind of failure, where in
+/// the JSON text (if any) it happened, and the Rust type involved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValueError {
+    category: serde_json::error::Category,
+    line: usize,
+    column: usize,
+    type_name: &'static str,
+}
+
+impl ValueError {
+    /// Keeps what is safe of `e`, a conversion from or to `type_name`.
+    pub(crate) fn new(e: &serde_json::Error, type_name: &'static str) -> Self {
+        Self {
+            category: e.classify(),
+            line: e.line(),
+            column: e.column(),
+            type_name,
+        }
+    }
+
+    /// serde_json's category: a value of the wrong shape is `Data`.
+    pub fn category(&self) -> serde_json::error::Category {
+        self.category
+    }
+
+    /// The line in the JSON text, 0 when converting a value (no text).
+    pub fn line(&self) -> usize {
+        self.line
+    }
+
+    /// The column in the JSON text, 0 when converting a value (no text).
+    pub fn column(&self) -> usize {
+        self.column
+    }
+
+    /// The Rust type asked for (a read) or given (a write).
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+}
+
+impl std::fmt::Display for ValueError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use serde_json::error::Category;
+        let kind = match self.category {
+            Category::Io => "I/O",
+            Category::Syntax => "syntax",
+            Category::Data => "data",
+            Category::Eof => "end of input",
+        };
+        write!(f, "JSON {kind} error for type `{}`", self.type_name)?;
+        if self.line > 0 {
+            write!(f, " at line {} column {}", self.line, self.column)?;
+        }
+        Ok(())
+    }
+}
+
+impl StdError for ValueError {}
 
 /// An error and its sources on one line, for logs (`a: b: c`).
 pub(crate) fn chain(e: &(dyn StdError + 'static)) -> String {

@@ -65,6 +65,29 @@ pub(super) fn integer<T: std::str::FromStr>(
         .map_err(|_| ConfigError::invalid(name, format!("expected an integer, got {value:?}")))
 }
 
+/// A positive, finite number of seconds (`1.5` allowed), as a duration.
+pub(super) fn seconds(
+    src: Source<'_>,
+    name: &'static str,
+) -> Result<Option<std::time::Duration>, ConfigError> {
+    let Some(value) = text(src, name)? else {
+        return Ok(None);
+    };
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|s| *s > 0.0)
+        .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+        .filter(|d| !d.is_zero())
+        .map(Some)
+        .ok_or_else(|| {
+            ConfigError::invalid(
+                name,
+                format!("expected a positive number of seconds, got {value:?}"),
+            )
+        })
+}
+
 /// Comma-separated items, trimmed, empties dropped. The items are not
 /// quoted in errors: this reads secrets.
 pub(super) fn list(src: Source<'_>, name: &'static str) -> Result<Vec<String>, ConfigError> {
@@ -170,6 +193,16 @@ mod tests {
     fn blank_is_unset() {
         assert_eq!(boolean(&one("  "), "X").ok(), Some(None));
         assert_eq!(text(&one(""), "X").ok(), Some(None));
+    }
+
+    #[test]
+    fn seconds_are_positive_and_finite() {
+        let ms = |v| seconds(&one(v), "X").ok().flatten().map(|d| d.as_millis());
+        assert_eq!(ms("0.3"), Some(300));
+        assert_eq!(ms(" 5 "), Some(5000));
+        for bad in ["0", "-1", "0.0", "NaN", "inf", "1e300", "5s", "1e-12"] {
+            assert!(seconds(&one(bad), "X").is_err(), "{bad} accepted");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::StatusCode;
 use time::OffsetDateTime;
@@ -46,6 +47,16 @@ pub struct SessionConfig {
     /// Ours (`SESSION_MAX_SAVE_RETRIES`): compare-and-set retries on a
     /// conflicting save before answering 503, default 16.
     pub max_save_retries: u32,
+    /// Ours (`SESSION_STORE_TIMEOUT`, seconds, fractions allowed): the
+    /// deadline of each store call the session layer makes (load, create,
+    /// save, the reload after a conflict, deletes) and of the wait for this
+    /// process's per-session save lock; default 5 s. A call that elapses
+    /// counts as the store being unavailable: the configured load-error
+    /// status, no `Set-Cookie`. The deadline is per call and the calls of
+    /// one request are bounded (by `max_save_retries`), so a request's
+    /// session work ends within a bounded multiple of it. Needs a Tokio
+    /// runtime with timers enabled.
+    pub store_timeout: Duration,
     keys: Keys,
     clock: Arc<dyn Clock>,
 }
@@ -78,6 +89,7 @@ impl SessionConfig {
             expire_at_browser_close: false,
             load_error_status: StatusCode::SERVICE_UNAVAILABLE,
             max_save_retries: 16,
+            store_timeout: Duration::from_secs(5),
             keys: Keys::new(SecretKey::new(current), Vec::new()),
             clock: Arc::new(SystemClock),
         })
@@ -166,6 +178,9 @@ impl SessionConfig {
         if let Some(v) = env::integer(src, "SESSION_MAX_SAVE_RETRIES")? {
             config.max_save_retries = v;
         }
+        if let Some(v) = env::seconds(src, "SESSION_STORE_TIMEOUT")? {
+            config.store_timeout = v;
+        }
         Ok(config)
     }
 
@@ -221,6 +236,7 @@ impl fmt::Debug for SessionConfig {
             .field("expire_at_browser_close", &self.expire_at_browser_close)
             .field("load_error_status", &self.load_error_status)
             .field("max_save_retries", &self.max_save_retries)
+            .field("store_timeout", &self.store_timeout)
             .field("secret_key", &"[redacted]")
             .field("secret_key_fallbacks", &self.keys.fallbacks().len())
             .field("clock", &self.clock)

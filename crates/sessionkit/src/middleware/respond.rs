@@ -37,6 +37,17 @@ pub(super) async fn finish<B: From<String>>(
     if res.extensions().get::<super::LoadFailed>().is_some() {
         *res.status_mut() = config.load_error_status;
     }
+    // A flushed session is deleted first, whatever the status, as Django's
+    // `flush` deletes at once. If that fails the session still exists, so
+    // the response must not claim success (a logout that did not happen):
+    // Django's `flush` raises, the user gets an error, the cookie is not
+    // touched and a retry can finish the job.
+    if session.delete_flushed().await.is_err() {
+        return replace(
+            config.load_error_status,
+            "Service Unavailable: the session store is unavailable; the session was not ended, retry",
+        );
+    }
     let (accessed, modified, empty) = session.flags();
     let mut vary = accessed;
     if had_cookie && empty {
@@ -48,7 +59,6 @@ pub(super) async fn finish<B: From<String>>(
         // Django's getters load the session before the expiry is computed.
         if let Err(e) = session.load().await {
             tracing::error!(error = %chain(&e), "session store failed; response replaced");
-            session.delete_doomed().await;
             return replace(
                 config.load_error_status,
                 "Service Unavailable: the session store is unavailable",
@@ -63,13 +73,12 @@ pub(super) async fn finish<B: From<String>>(
                 }
                 vary = true;
             }
-            Err(e) => {
-                session.delete_doomed().await;
-                return failed(config.load_error_status, e);
-            }
+            // A key cycled away stays: its data was not moved anywhere.
+            Err(e) => return failed(config.load_error_status, e),
         }
     }
-    session.delete_doomed().await;
+    // Not saved (a 5xx): a key cycled away goes all the same, as in Django.
+    session.delete_cycled_unsaved().await;
     if vary {
         patch_vary(res.headers_mut());
     }
@@ -92,7 +101,9 @@ fn failed<B: From<String>>(store_down: StatusCode, e: PersistError) -> Response<
             )
         }
         PersistError::Store(e) => {
-            tracing::error!(error = %chain(&e), "could not save the session; the stored session is unchanged");
+            // A write that timed out may have been applied all the same: the
+            // outcome is unknown, so it is reported, never retried.
+            tracing::error!(error = %chain(&e), "could not save the session; the change was not confirmed");
             replace(
                 store_down,
                 "Service Unavailable: the session store is unavailable",

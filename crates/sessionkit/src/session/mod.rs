@@ -8,8 +8,10 @@
 //! overwriting it (see [`crate::store`]).
 
 mod changes;
+mod deadline;
 mod locks;
 mod persist;
+mod retire;
 mod state;
 
 use std::fmt;
@@ -21,7 +23,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::config::SessionConfig;
-use crate::error::SessionError;
+use crate::error::{SessionError, ValueError};
 use crate::expiry::{self, Expiry, EXPIRY_KEY};
 use crate::key::log_tag;
 use crate::store::{SessionMap, SessionStore};
@@ -29,7 +31,7 @@ use crate::store::{SessionMap, SessionStore};
 use changes::{add, Change};
 pub(crate) use locks::KeyLocks;
 pub(crate) use persist::PersistError;
-use state::State;
+use state::{Cycled, State};
 
 /// Django's test-cookie key and value.
 const TEST_COOKIE_NAME: &str = "testcookie";
@@ -114,6 +116,15 @@ impl Session {
         &self.inner.shared.config
     }
 
+    /// A store call under the configured deadline.
+    async fn bounded<T>(
+        &self,
+        what: &'static str,
+        call: impl std::future::Future<Output = Result<T, crate::error::StoreError>>,
+    ) -> Result<T, crate::error::StoreError> {
+        deadline::bounded(self.config().store_timeout, what, call).await
+    }
+
     /// Loads the session from its store, once; later calls return at once.
     ///
     /// The axum extractor calls this for you. Middleware that reads the session
@@ -142,7 +153,8 @@ impl Session {
             }
         };
         let shared = &self.inner.shared;
-        let loaded = shared.store.load(&key, shared.config.now()).await.map_err(|e| {
+        let load = shared.store.load(&key, shared.config.now());
+        let loaded = self.bounded("load", load).await.map_err(|e| {
             tracing::error!(session = %log_tag(&key), error = %crate::error::chain(&e), "could not load the session");
             SessionError::Load(e)
         })?;
@@ -202,9 +214,9 @@ impl Session {
             None => Ok(None),
             Some(v) => serde_json::from_value(v)
                 .map(Some)
-                .map_err(|source| SessionError::Type {
+                .map_err(|e| SessionError::Type {
                     key: key.to_owned(),
-                    source,
+                    source: ValueError::new(&e, std::any::type_name::<T>()),
                 }),
         }
     }
@@ -224,9 +236,9 @@ impl Session {
         value: &T,
     ) -> Result<(), SessionError> {
         let key = key.into();
-        let value = serde_json::to_value(value).map_err(|source| SessionError::Serialize {
+        let value = serde_json::to_value(value).map_err(|e| SessionError::Serialize {
             key: key.clone(),
-            source,
+            source: ValueError::new(&e, std::any::type_name::<T>()),
         })?;
         self.insert_value(key, value);
         Ok(())
@@ -263,9 +275,9 @@ impl Session {
             None => Ok(None),
             Some(v) => serde_json::from_value(v)
                 .map(Some)
-                .map_err(|source| SessionError::Type {
+                .map_err(|e| SessionError::Type {
                     key: key.to_owned(),
-                    source,
+                    source: ValueError::new(&e, std::any::type_name::<T>()),
                 }),
         }
     }
@@ -334,10 +346,18 @@ impl Session {
     /// Deletes the session and starts a new, empty one without a key (Django's
     /// `flush()`, as on logout). The old record is deleted when the response goes
     /// out, whatever its status; the cookie is deleted unless new data is set.
+    /// If the store cannot delete it, the response is replaced by the
+    /// configured error status and the cookie is left alone, as Django's
+    /// `flush` raises: the user is told, and can retry.
     pub fn flush(&self) {
         let mut st = self.state();
         if let Some(old) = st.key.take() {
-            st.doomed.push(old);
+            st.flushed.push(old);
+        }
+        // A key cycled away earlier in this request is ended too, without
+        // carrying anything over.
+        if let Some(cycled) = st.cycled.take() {
+            st.flushed.push(cycled.key);
         }
         st.data = Some(SessionMap::new());
         st.loaded = true;
@@ -350,13 +370,15 @@ impl Session {
 
     /// Moves the data to a new key and deletes the old one (Django's
     /// `cycle_key()`, as on login, against session fixation). The new key is
-    /// assigned when the response goes out.
+    /// assigned when the response goes out; the old one is deleted only once
+    /// the new one exists, and only if nobody saved it meanwhile — a
+    /// concurrent save is carried over to the new key first.
     pub fn cycle_key(&self) {
         self.read(|st| {
-            if let Some(old) = st.key.take() {
-                st.doomed.push(old);
+            let version = st.version.take();
+            if let Some(key) = st.key.take() {
+                st.cycled = Some(Cycled { key, version });
             }
-            st.version = None;
             st.cycle = true;
             st.modified = true;
         });

@@ -15,7 +15,8 @@ pub(crate) enum PersistError {
     /// Deleted meanwhile (a logout in another tab): Django's `SessionInterrupted`.
     #[error("session deleted during the request")]
     Gone,
-    /// The store failed; the old record is intact.
+    /// The store failed or did not answer in time; the old record is intact
+    /// (or, for a write that timed out, possibly written: never retried).
     #[error("could not save the session")]
     Store(#[from] StoreError),
     /// Every retry met a newer version.
@@ -35,7 +36,7 @@ impl From<ReplayError> for PersistError {
 }
 
 impl Session {
-    fn record(&self, data: SessionMap, now: time::OffsetDateTime) -> Record {
+    pub(super) fn record(&self, data: SessionMap, now: time::OffsetDateTime) -> Record {
         let expires_at = expiry::expiry_date(data.get(EXPIRY_KEY), now, self.config().cookie_age);
         Record::new(data, expires_at)
     }
@@ -69,24 +70,22 @@ impl Session {
         };
         let (key, data, mut version) = match plan {
             Ok(update) => update,
-            Err(data) => {
-                let saved = store.create(&self.record(data, now), now).await?;
-                let mut st = self.state();
-                st.key = Some(saved.cookie_value.clone());
-                st.version = Some(saved.version);
-                st.cycle = false;
-                st.loaded = true;
-                st.changes.clear();
-                return Ok(saved.cookie_value);
-            }
+            Err(data) => return self.create(data, now).await,
         };
         let mut record = self.record(data, now);
         let _guard = match store.saves_can_conflict() {
-            true => Some(shared.locks.lock(&key).await),
+            true => Some(
+                self.bounded("save lock wait", async {
+                    Ok(shared.locks.lock(&key).await)
+                })
+                .await?,
+            ),
             false => None,
         };
         for attempt in 0..=shared.config.max_save_retries {
-            let outcome = store.save(&key, &record, &version, now).await?;
+            let outcome = self
+                .bounded("save", store.save(&key, &record, &version, now))
+                .await?;
             match outcome {
                 SaveOutcome::Saved(saved) => {
                     let mut st = self.state();
@@ -98,7 +97,7 @@ impl Session {
                 SaveOutcome::Gone => return Err(PersistError::Gone),
                 SaveOutcome::Conflict => {
                     tracing::debug!(session = %log_tag(&key), attempt, "session save conflicted; replaying");
-                    let Some(fresh) = store.load(&key, now).await? else {
+                    let Some(fresh) = self.bounded("load", store.load(&key, now)).await? else {
                         return Err(PersistError::Gone);
                     };
                     let mut data = fresh.record.data;
@@ -111,14 +110,30 @@ impl Session {
         Err(PersistError::RetriesExhausted)
     }
 
-    /// Deletes the keys that `flush`/`cycle_key` left behind. Failures are
-    /// logged: the old record then simply expires.
-    pub(crate) async fn delete_doomed(&self) {
-        let doomed = std::mem::take(&mut self.state().doomed);
-        for key in doomed {
-            if let Err(e) = self.inner.shared.store.delete(&key).await {
-                tracing::error!(session = %log_tag(&key), error = %crate::error::chain(&e), "could not delete the old session");
-            }
-        }
+    /// Writes a new session (or the target of a `cycle_key`) under a fresh
+    /// key; only then is a cycled-away key retired.
+    async fn create(
+        &self,
+        data: SessionMap,
+        now: time::OffsetDateTime,
+    ) -> Result<String, PersistError> {
+        let record = self.record(data, now);
+        let saved = self
+            .bounded("create", self.inner.shared.store.create(&record, now))
+            .await?;
+        let cycled = {
+            let mut st = self.state();
+            st.key = Some(saved.cookie_value.clone());
+            st.version = Some(saved.version.clone());
+            st.cycle = false;
+            st.loaded = true;
+            st.cycled.take()
+        };
+        let cookie_value = match cycled {
+            Some(old) => self.retire(old, saved, now).await?,
+            None => saved.cookie_value,
+        };
+        self.state().changes.clear();
+        Ok(cookie_value)
     }
 }

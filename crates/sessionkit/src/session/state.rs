@@ -25,9 +25,20 @@ pub(crate) struct State {
     pub(crate) changes: Vec<Change>,
     /// `cycle_key` was called: the next save creates a new key.
     pub(crate) cycle: bool,
-    /// Keys to delete when the response goes out (flushed or cycled away),
-    /// whatever its status, as Django deletes them at once.
-    pub(crate) doomed: Vec<String>,
+    /// Keys `flush` ended: deleted before anything else when the response
+    /// goes out, whatever its status, as Django's `flush` deletes at once; a
+    /// failed delete fails the response.
+    pub(crate) flushed: Vec<String>,
+    /// The key `cycle_key` moved away from: deleted once the new key exists.
+    pub(crate) cycled: Option<Cycled>,
+}
+
+/// The key a `cycle_key` left, and the version of the record its data was
+/// copied from (`None` when the session was never loaded).
+#[derive(Debug)]
+pub(crate) struct Cycled {
+    pub(crate) key: String,
+    pub(crate) version: Option<Version>,
 }
 
 impl State {

@@ -1,0 +1,96 @@
+//! A logout whose delete fails must not look like a logout (M5): the answer
+//! is an error the user can retry, the cookie is kept, and the retry works.
+#![cfg(all(feature = "memory", feature = "axum"))]
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use common::faulty::{Fault, Faulty, Op};
+use common::http::get_with;
+use sessionkit::store::memory::MemoryStore;
+use sessionkit::{auth, Session, SessionConfig, SessionLayer};
+
+async fn login(session: Session) -> &'static str {
+    session.insert("_auth_user_id", "42").unwrap();
+    "in"
+}
+
+async fn logout(session: Session) -> &'static str {
+    auth::logout(&session);
+    "out"
+}
+
+async fn cycle(session: Session) -> &'static str {
+    session.cycle_key();
+    "cycled"
+}
+
+async fn whoami(session: Session) -> String {
+    session
+        .get::<String>("_auth_user_id")
+        .unwrap()
+        .unwrap_or_else(|| "anonymous".to_owned())
+}
+
+fn app(store: Arc<Faulty>) -> Router {
+    Router::new()
+        .route("/login", get(login))
+        .route("/logout", get(logout))
+        .route("/whoami", get(whoami))
+        .route("/cycle", get(cycle))
+        .layer(SessionLayer::from_arc(
+            store,
+            SessionConfig::new(common::SECRET).unwrap(),
+        ))
+}
+
+#[tokio::test]
+async fn failed_logout_is_an_error_keeps_the_cookie_and_can_be_retried() {
+    let store = Faulty::new(Arc::new(MemoryStore::new()));
+    let app = app(store.clone());
+    let (_, key, _) = get_with(&app, "/login", None).await;
+    let key = key.expect("a session");
+
+    store.set_fault(Op::Delete, Some(Fault::Fail));
+    let (status, cookie, _) = get_with(&app, "/logout", Some(&key)).await;
+    assert!(
+        !status.is_success(),
+        "a logout that deleted nothing answered {status}"
+    );
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        cookie, None,
+        "the cookie must not be deleted: the session lives on"
+    );
+    // The session really does live on: the error told the truth.
+    store.set_fault(Op::Delete, None);
+    let (_, _, who) = get_with(&app, "/whoami", Some(&key)).await;
+    assert_eq!(who, "42");
+
+    // With the store back, the retry logs out for real.
+    let (status, cookie, _) = get_with(&app, "/logout", Some(&key)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(cookie.as_deref(), Some("\"\""), "the cookie is deleted");
+    let (_, _, who) = get_with(&app, "/whoami", Some(&key)).await;
+    assert_eq!(who, "anonymous");
+}
+
+#[tokio::test]
+async fn failed_delete_after_cycle_key_is_only_logged() {
+    let store = Faulty::new(Arc::new(MemoryStore::new()));
+    let app = app(store.clone());
+    let (_, key, _) = get_with(&app, "/login", None).await;
+    let key = key.expect("a session");
+    store.set_fault(Op::Delete, Some(Fault::Fail));
+    // Fixation protection comes from the new key, not from the delete.
+    let (status, new_key, _) = get_with(&app, "/cycle", Some(&key)).await;
+    assert_eq!(status, StatusCode::OK);
+    let new_key = new_key.expect("a new key");
+    assert_ne!(new_key, key);
+    let (_, _, who) = get_with(&app, "/whoami", Some(&new_key)).await;
+    assert_eq!(who, "42");
+}
