@@ -11,6 +11,7 @@ use super::env::{self, Source};
 use super::secret::{warn_if_weak, warn_if_weak_fallbacks};
 use super::{ConfigError, SameSite};
 use crate::clock::{Clock, SystemClock};
+use crate::expiry::MAX_OFFSET_SECONDS;
 use crate::signing::{Codec, Keys, SecretKey};
 
 /// The session settings of a Django project, with Django's defaults (spec §3).
@@ -24,6 +25,9 @@ pub struct SessionConfig {
     /// `SESSION_COOKIE_NAME`, default `"sessionid"`.
     pub cookie_name: String,
     /// `SESSION_COOKIE_AGE` in seconds, default 1209600 (two weeks).
+    /// [`SessionConfig::from_env`] takes 0 to
+    /// [`MAX_OFFSET_SECONDS`](crate::expiry::MAX_OFFSET_SECONDS); a value set
+    /// here beyond that is clamped wherever a date is computed from it.
     pub cookie_age: i64,
     /// `SESSION_COOKIE_DOMAIN`, default none (the request's host).
     pub cookie_domain: Option<String>,
@@ -137,7 +141,7 @@ impl SessionConfig {
             config.cookie_name = v;
         }
         if let Some(v) = env::integer(src, "SESSION_COOKIE_AGE")? {
-            config.cookie_age = v;
+            config.cookie_age = cookie_age(v)?;
         }
         if let Some(v) = env::attribute(src, "SESSION_COOKIE_DOMAIN")? {
             config.cookie_domain = Some(v);
@@ -192,6 +196,22 @@ impl SessionConfig {
     /// "Now" by [`SessionConfig::clock`].
     pub fn now(&self) -> OffsetDateTime {
         self.clock.now()
+    }
+}
+
+/// Django takes any integer; past about 317 years dates overflow (Python
+/// raises, `time` would panic), and a negative age expires every session at
+/// once, so both are refused here rather than met on a request.
+fn cookie_age(seconds: i64) -> Result<i64, ConfigError> {
+    if (0..=MAX_OFFSET_SECONDS).contains(&seconds) {
+        Ok(seconds)
+    } else {
+        Err(ConfigError::invalid(
+            "SESSION_COOKIE_AGE",
+            format!(
+                "expected seconds from 0 to {MAX_OFFSET_SECONDS} (about 317 years), got {seconds}"
+            ),
+        ))
     }
 }
 
