@@ -65,11 +65,9 @@ impl SessionConfig {
     ///
     /// [`ConfigError::EmptySecret`] when `secret_key` is empty.
     pub fn new(secret_key: impl Into<String>) -> Result<Self, ConfigError> {
-        let current = secret_key.into();
-        if current.is_empty() {
-            return Err(ConfigError::EmptySecret);
-        }
-        warn_if_weak(&current);
+        let keys = Keys::new(SecretKey::new(secret_key), Vec::new())
+            .map_err(|_| ConfigError::EmptySecret)?;
+        warn_if_weak(keys.current().expose());
         Ok(Self {
             cookie_name: "sessionid".to_owned(),
             cookie_age: 1_209_600,
@@ -82,7 +80,7 @@ impl SessionConfig {
             expire_at_browser_close: false,
             load_error_status: StatusCode::SERVICE_UNAVAILABLE,
             max_save_retries: 16,
-            keys: Keys::new(SecretKey::new(current), Vec::new()),
+            keys,
             clock: Arc::new(SystemClock),
         })
     }
@@ -102,8 +100,9 @@ impl SessionConfig {
             .filter(|f| !f.is_empty())
             .collect();
         warn_if_weak_fallbacks(&fallbacks);
-        let current = self.keys.current().clone();
-        self.keys = Keys::new(current, fallbacks.into_iter().map(SecretKey::new).collect());
+        self.keys = self
+            .keys
+            .with_nonempty_fallbacks(fallbacks.into_iter().map(SecretKey::new).collect());
         self
     }
 
