@@ -95,10 +95,9 @@ fn unverified(value: &str, salt: &Salt, now: OffsetDateTime, pretty: bool) -> Re
     // payload is signed here with a throwaway key and decoded by the very same
     // code: base64, zlib behind its size cap, latin-1 JSON, exactly as for a
     // verified value. Nothing signed with this key leaves the process.
-    let throwaway = Signer::new(
-        &Keys::from(SecretKey::new("sessionkit --no-verify")),
-        &salt.salt,
-    );
+    let keys = Keys::try_from(SecretKey::new("sessionkit --no-verify"))
+        .map_err(|e| CliError::with("throwaway key", e))?;
+    let throwaway = Signer::new(&keys, &salt.salt);
     let decoded = throwaway
         .loads(&throwaway.sign(payload, timestamp), None, now)
         .map_err(|e| CliError::with("malformed value", e))?;

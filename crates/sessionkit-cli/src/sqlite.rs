@@ -80,7 +80,9 @@ pub(crate) async fn connect(url: &str, access: Access) -> Result<SqlitePool, Cli
 /// it is missing. Its codec is never used (the tool only creates, deletes and
 /// counts rows), so it gets a random secret rather than the real one.
 pub(crate) async fn db_store(pool: &SqlitePool, table: &str) -> Result<DbStore, StoreError> {
-    let codec = Codec::sessions(&Keys::from(SecretKey::new(sessionkit::key::generate_key())));
+    let keys = Keys::try_from(SecretKey::new(sessionkit::key::generate_key()))
+        .map_err(|e| StoreError::Backend(Box::new(e)))?;
+    let codec = Codec::sessions(&keys);
     DbStore::from_sqlite_pool_with(pool.clone(), codec, DbOptions::new().table(table)).await
 }
 

@@ -14,6 +14,7 @@ fn keys() -> Keys {
         SecretKey::new("django-insecure-rust-compat-vectors-0123456789-abcdefghijklmnopqrstuvwxyz"),
         vec![SecretKey::new("old-secret-key-before-rotation-!@#$%^&*()")],
     )
+    .unwrap()
 }
 
 fn object(v: Value) -> Map<String, Value> {

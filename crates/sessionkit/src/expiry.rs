@@ -12,6 +12,24 @@ use time::{Date, Duration, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOf
 /// The dict key Django keeps a session's custom expiry under.
 pub const EXPIRY_KEY: &str = "_session_expiry";
 
+/// The furthest, in seconds, an expiry computed here reaches from "now",
+/// either way: about 317 years.
+///
+/// Django has no bound: it raises `OverflowError` once a date passes Python's
+/// year 9999. The `time` crate panics instead (its `+` expects), so every
+/// offset a request can influence (`SESSION_COOKIE_AGE`, an integer
+/// `_session_expiry`, [`Expiry::After`]) is clamped to this, which keeps
+/// `now ± offset` inside `time`'s ±9999 years for any real clock. No session
+/// needs more, and `SESSION_COOKIE_AGE` is refused beyond it.
+pub const MAX_OFFSET_SECONDS: i64 = 10_000_000_000;
+
+/// `now + offset`, with `offset` clamped to ±[`MAX_OFFSET_SECONDS`] and the
+/// result to `time`'s range: never a panic, whatever the offset.
+pub fn offset_from(now: OffsetDateTime, offset: Duration) -> OffsetDateTime {
+    let limit = Duration::seconds(MAX_OFFSET_SECONDS);
+    now.saturating_add(offset.clamp(-limit, limit))
+}
+
 /// A custom expiry for one session, as Django's `set_expiry` takes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Expiry {
@@ -25,7 +43,8 @@ pub enum Expiry {
     /// stored as Django stores them (the session is expired at once).
     Seconds(i64),
     /// Expire this long after now: stored as an absolute time, as Django does
-    /// with a `timedelta`.
+    /// with a `timedelta`. Clamped to [`MAX_OFFSET_SECONDS`] either way, where
+    /// Django would raise `OverflowError`.
     After(Duration),
     /// Expire at this absolute time, kept with its UTC offset.
     At(OffsetDateTime),
@@ -38,7 +57,7 @@ impl Expiry {
             Expiry::Default => None,
             Expiry::BrowserClose => Some(Value::from(0)),
             Expiry::Seconds(s) => Some(Value::from(s)),
-            Expiry::After(d) => Some(Value::String(isoformat(now + d))),
+            Expiry::After(d) => Some(Value::String(isoformat(offset_from(now, d)))),
             Expiry::At(at) => Some(Value::String(isoformat(at))),
         }
     }
@@ -91,9 +110,10 @@ pub fn expiry_date(expiry: Option<&Value>, now: OffsetDateTime, cookie_age: i64)
         Some(Value::Bool(true)) => 1.0,
         _ => cookie_age as f64,
     };
-    // Clamp so a hostile or absurd stored number can never overflow the date.
-    let seconds = seconds.clamp(-1e10, 1e10);
-    now + Duration::seconds_f64(seconds)
+    // Clamp so a hostile or absurd stored number can never overflow the date
+    // (`seconds_f64` itself panics beyond `i64` seconds; JSON has no NaN).
+    let limit = MAX_OFFSET_SECONDS as f64;
+    offset_from(now, Duration::seconds_f64(seconds.clamp(-limit, limit)))
 }
 
 /// Django's `get_expire_at_browser_close`.
@@ -335,5 +355,39 @@ mod tests {
             Expiry::After(Duration::hours(1)).to_value(REF),
             Some(Value::from("2024-06-01T13:00:00.250000+00:00"))
         );
+    }
+
+    /// An app passing a user-chosen duration cannot panic the request (review
+    /// L2c): the offset is clamped to about 317 years either way.
+    #[test]
+    fn enormous_after_is_clamped() {
+        let far = REF + Duration::seconds(MAX_OFFSET_SECONDS);
+        let near = REF - Duration::seconds(MAX_OFFSET_SECONDS);
+        for (d, at) in [
+            (Duration::MAX, far),
+            (Duration::seconds(i64::MAX / 2), far),
+            (Duration::MIN, near),
+        ] {
+            assert_eq!(
+                Expiry::After(d).to_value(REF),
+                Some(Value::from(isoformat(at))),
+                "{d}"
+            );
+        }
+        // Even at the edge of `time`'s range the result saturates.
+        let edge = datetime!(9999-12-31 23:00 UTC);
+        assert!(Expiry::After(Duration::days(2)).to_value(edge).is_some());
+        assert_eq!(
+            offset_from(edge, Duration::days(2)),
+            OffsetDateTime::new_utc(time::Date::MAX, time::Time::MAX)
+        );
+    }
+
+    #[test]
+    fn absurd_cookie_age_is_clamped() {
+        let far = REF + Duration::seconds(MAX_OFFSET_SECONDS);
+        assert_eq!(expiry_date(None, REF, i64::MAX), far);
+        assert_eq!(expiry_date(Some(&Value::from(i64::MAX)), REF, AGE), far);
+        assert_eq!(expiry_date(Some(&Value::from(f64::MAX)), REF, AGE), far);
     }
 }

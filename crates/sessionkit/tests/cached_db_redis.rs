@@ -451,10 +451,13 @@ async fn a_tampered_entry_is_not_trusted(mode: Mode) {
     let a = &rig.a;
     let now = real_now();
     let expires_at = now + Duration::hours(1);
-    let foreign = Codec::sessions(&Keys::new(
-        SecretKey::new("another-secret-that-this-store-does-not-hold-0123456789"),
-        vec![],
-    ));
+    let foreign = Codec::sessions(
+        &Keys::new(
+            SecretKey::new("another-secret-that-this-store-does-not-hold-0123456789"),
+            vec![],
+        )
+        .unwrap(),
+    );
     let forged = foreign.encode(&data(json!({"count": 999, "_auth_user_id": "1"})), now);
     let mut flipped = codec()
         .encode(&data(json!({"count": 999})), now)

@@ -1,10 +1,11 @@
 //! The conformance suite on the in-process engine, and what only it does:
-//! a capacity bound, and moka reclaiming expired sessions by itself.
+//! a byte budget that anonymous sessions cannot take from logged-in ones, an
+//! atomic `delete_if`, and moka reclaiming expired sessions by itself.
 #![cfg(all(feature = "conformance", feature = "memory"))]
 
 use std::sync::Arc;
 
-use serde_json::json;
+use serde_json::{json, Value};
 use sessionkit::error::StoreError;
 use sessionkit::store::conformance::{self, Capabilities};
 use sessionkit::store::memory::MemoryStore;
@@ -64,48 +65,201 @@ async fn clones_share_the_cache() {
         .is_none());
 }
 
-#[tokio::test]
-async fn capacity_bound_evicts() {
-    let store = MemoryStore::with_capacity(16);
-    let mut keys = Vec::new();
-    for i in 0..200 {
-        keys.push(
-            store
-                .create(&record(i, NOW + Duration::hours(1)), NOW)
-                .await
-                .unwrap()
-                .cookie_value,
-        );
-    }
-    assert!(
-        store.entry_count() <= 16,
-        "holds {} entries",
-        store.entry_count()
-    );
-    let mut live = 0;
-    for key in &keys {
-        live += usize::from(store.load(key, NOW).await.unwrap().is_some());
-    }
-    assert!(
-        (1..=16).contains(&live),
-        "{live} sessions loadable with capacity 16"
-    );
-    // LRU: the newest session survives, so a fresh login is never dropped at once.
-    assert!(store.load(&keys[199], NOW).await.unwrap().is_some());
+fn record_with(pairs: Value, expires_at: OffsetDateTime) -> Record {
+    let Value::Object(data) = pairs else {
+        unreachable!("tests pass objects")
+    };
+    Record::new(data, expires_at)
+}
+
+fn logged_in(user: u64) -> Record {
+    record_with(
+        json!({ "_auth_user_id": user.to_string(), "_auth_user_backend": "django.contrib.auth.backends.ModelBackend" }),
+        NOW + Duration::hours(1),
+    )
+}
+
+async fn create(store: &MemoryStore, record: &Record) -> String {
+    store.create(record, NOW).await.unwrap().cookie_value
+}
+
+async fn loads(store: &MemoryStore, key: &str) -> bool {
+    store.load(key, NOW).await.unwrap().is_some()
 }
 
 #[tokio::test]
-async fn zero_capacity_still_holds_one_session() {
-    let store = MemoryStore::with_capacity(0);
-    let saved = store
-        .create(&record(0, NOW + Duration::hours(1)), NOW)
-        .await
-        .unwrap();
-    assert!(store
-        .load(&saved.cookie_value, NOW)
+async fn byte_budget_evicts_least_recently_used() {
+    let store = MemoryStore::with_budgets(1 << 20, 1 << 20);
+    let blob = "x".repeat(50_000);
+    let mut keys = Vec::new();
+    for i in 0..100 {
+        let big = record_with(json!({ "n": i, "blob": blob }), NOW + Duration::hours(1));
+        keys.push(create(&store, &big).await);
+    }
+    // 100 sessions of 50 kB are 5 MB: the 1 MiB pool keeps about 20.
+    assert!(
+        store.weighted_size() <= 1 << 20,
+        "holds {} bytes",
+        store.weighted_size()
+    );
+    let mut live = 0;
+    for key in &keys {
+        live += usize::from(loads(&store, key).await);
+    }
+    assert!(
+        (1..=21).contains(&live),
+        "{live} sessions of 50 kB in 1 MiB"
+    );
+    // LRU: the newest session survives, so a fresh login is never dropped at once.
+    assert!(loads(&store, &keys[99]).await);
+}
+
+/// Review L3: with one pool counted in entries, about `capacity` cookieless
+/// requests evicted every logged-in session (a mass logout).
+#[tokio::test]
+async fn anonymous_flood_cannot_evict_logged_in_sessions() {
+    let store = MemoryStore::with_budgets(256 << 10, 256 << 10);
+    let mut users = Vec::new();
+    for user in 0..50 {
+        users.push(create(&store, &logged_in(user)).await);
+    }
+    // Some 4 MB of anonymous sessions, sixteen times their pool.
+    for i in 0..10_000 {
+        create(&store, &record(i, NOW + Duration::hours(1))).await;
+    }
+    assert!(
+        store.entry_count() < 2_000,
+        "{} entries",
+        store.entry_count()
+    );
+    for (user, key) in users.iter().enumerate() {
+        let loaded = store.load(key, NOW).await.unwrap();
+        let loaded = loaded.unwrap_or_else(|| panic!("user {user} was logged out"));
+        let saved = store
+            .save(key, &logged_in(user as u64), &loaded.version, NOW)
+            .await
+            .unwrap();
+        assert!(matches!(saved, SaveOutcome::Saved(_)), "user {user}");
+    }
+}
+
+/// A save that adds `_auth_user_id` to a session (a login without a new key)
+/// moves it out of the flood's reach; one that removes it moves it back.
+#[tokio::test]
+async fn login_and_logout_move_between_pools() {
+    let store = MemoryStore::with_budgets(64 << 10, 64 << 10);
+    let key = create(&store, &record(0, NOW + Duration::hours(1))).await;
+    let version = store.load(&key, NOW).await.unwrap().unwrap().version;
+    let SaveOutcome::Saved(saved) = store
+        .save(&key, &logged_in(7), &version, NOW)
         .await
         .unwrap()
-        .is_some());
+    else {
+        panic!("the login was not saved");
+    };
+    for i in 0..2_000 {
+        create(&store, &record(i, NOW + Duration::hours(1))).await;
+    }
+    let loaded = store.load(&key, NOW).await.unwrap().expect("logged in");
+    assert_eq!(loaded.record.data["_auth_user_id"], json!("7"));
+    assert_eq!(loaded.version, saved.version);
+
+    // Back to anonymous: the next flood may evict it like any other.
+    let logged_out = record(1, NOW + Duration::hours(1));
+    let outcome = store
+        .save(&key, &logged_out, &loaded.version, NOW)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, SaveOutcome::Saved(_)));
+    assert!(loads(&store, &key).await);
+    for i in 0..2_000 {
+        create(&store, &record(i, NOW + Duration::hours(1))).await;
+    }
+    store.entry_count();
+    assert!(
+        !loads(&store, &key).await,
+        "an anonymous session outlived the flood"
+    );
+}
+
+#[tokio::test]
+async fn a_growing_session_is_reweighed() {
+    let store = MemoryStore::new();
+    let key = create(&store, &record(0, NOW + Duration::hours(1))).await;
+    let small = store.weighted_size();
+    assert!(small < 2_000, "{small}");
+    let version = store.load(&key, NOW).await.unwrap().unwrap().version;
+    let grown = record_with(
+        json!({ "blob": "x".repeat(200_000) }),
+        NOW + Duration::hours(1),
+    );
+    store.save(&key, &grown, &version, NOW).await.unwrap();
+    assert!(
+        store.weighted_size() >= 200_000,
+        "{}",
+        store.weighted_size()
+    );
+}
+
+#[tokio::test]
+async fn delete_if_with_a_stale_version_deletes_nothing() {
+    let store = MemoryStore::new();
+    let key = create(&store, &record(0, NOW + Duration::hours(1))).await;
+    let stale = store.load(&key, NOW).await.unwrap().unwrap().version;
+    let SaveOutcome::Saved(current) = store
+        .save(&key, &record(1, NOW + Duration::hours(1)), &stale, NOW)
+        .await
+        .unwrap()
+    else {
+        panic!("not saved");
+    };
+    assert!(!store.delete_if(&key, &stale, NOW).await.unwrap());
+    let kept = store.load(&key, NOW).await.unwrap().expect("still there");
+    assert_eq!(kept.record.data["count"], json!(1));
+
+    assert!(store.delete_if(&key, &current.version, NOW).await.unwrap());
+    assert!(!loads(&store, &key).await);
+    // Already gone: nothing left to protect.
+    assert!(store.delete_if(&key, &current.version, NOW).await.unwrap());
+    // Expired: gone whatever the version.
+    let old = create(&store, &record(2, NOW + Duration::seconds(1))).await;
+    let later = NOW + Duration::seconds(2);
+    assert!(store.delete_if(&old, &stale, later).await.unwrap());
+    assert!(!loads(&store, &old).await);
+}
+
+/// The delete and a save racing on one version: exactly one wins, and a
+/// save that won is never thrown away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn delete_if_and_save_race_with_one_winner() {
+    let store = Arc::new(MemoryStore::new());
+    for round in 0..200 {
+        let key = create(&store, &record(round, NOW + Duration::hours(1))).await;
+        let version = store.load(&key, NOW).await.unwrap().unwrap().version;
+        let (s, k, v) = (store.clone(), key.clone(), version.clone());
+        let save = tokio::spawn(async move {
+            s.save(&k, &record(9, NOW + Duration::hours(1)), &v, NOW)
+                .await
+                .unwrap()
+        });
+        let (s, k) = (store.clone(), key.clone());
+        let delete = tokio::spawn(async move { s.delete_if(&k, &version, NOW).await.unwrap() });
+        let (saved, deleted) = (save.await.unwrap(), delete.await.unwrap());
+        let saved = matches!(saved, SaveOutcome::Saved(_));
+        assert!(
+            saved != deleted,
+            "round {round}: saved {saved}, deleted {deleted}"
+        );
+        assert_eq!(loads(&store, &key).await, saved, "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn a_tiny_budget_still_holds_a_session() {
+    let store = MemoryStore::with_budgets(0, 0);
+    let key = create(&store, &record(0, NOW + Duration::hours(1))).await;
+    store.entry_count();
+    assert!(loads(&store, &key).await);
 }
 
 #[tokio::test]
@@ -188,7 +342,7 @@ async fn far_future_expiry_is_fine() {
 
 #[tokio::test]
 async fn debug_shows_counts_only() {
-    let store = MemoryStore::with_capacity(5);
+    let store = MemoryStore::with_max_bytes(5 << 20);
     let saved = store
         .create(
             &Record::new(SessionMap::new(), NOW + Duration::hours(1)),
@@ -197,7 +351,10 @@ async fn debug_shows_counts_only() {
         .await
         .unwrap();
     let shown = format!("{store:?}");
-    assert!(shown.contains("capacity: 5"), "{shown}");
+    assert!(
+        shown.contains(&format!("max_bytes: {}", 5 << 20)),
+        "{shown}"
+    );
     assert!(!shown.contains(&saved.cookie_value));
 }
 

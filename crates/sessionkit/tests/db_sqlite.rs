@@ -24,7 +24,7 @@ const NOW: OffsetDateTime = datetime!(2026-03-01 12:34:56.789012 UTC);
 
 fn codec() -> Codec {
     let secret = "a-test-secret-for-the-db-engine-0123456789-abcdefghijklmnop";
-    Codec::sessions(&Keys::new(SecretKey::new(secret), vec![]))
+    Codec::sessions(&Keys::new(SecretKey::new(secret), vec![]).unwrap())
 }
 
 fn url(path: &Path) -> String {

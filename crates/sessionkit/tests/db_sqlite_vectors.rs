@@ -49,10 +49,7 @@ impl Vectors {
         } else {
             vec![]
         };
-        Codec::sessions(&Keys::new(
-            SecretKey::new(self.str("secret_key")),
-            fallbacks,
-        ))
+        Codec::sessions(&Keys::new(SecretKey::new(self.str("secret_key")), fallbacks).unwrap())
     }
 }
 

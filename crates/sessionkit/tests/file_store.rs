@@ -34,7 +34,7 @@ use time::{Duration, OffsetDateTime};
 const NOW: OffsetDateTime = datetime!(2026-03-01 12:34:56.789012 UTC);
 
 fn codec() -> Codec {
-    Codec::sessions(&Keys::new(SecretKey::new(common::SECRET), vec![]))
+    Codec::sessions(&Keys::new(SecretKey::new(common::SECRET), vec![]).unwrap())
 }
 
 fn store(dir: &Path) -> FileStore {

@@ -55,7 +55,7 @@ impl Vectors {
     }
 
     fn codec(&self) -> Codec {
-        Codec::sessions(&Keys::new(SecretKey::new(self.str("secret_key")), vec![]))
+        Codec::sessions(&Keys::new(SecretKey::new(self.str("secret_key")), vec![]).unwrap())
     }
 
     fn store(&self, dir: &Path) -> FileStore {

@@ -33,7 +33,7 @@ use common::proxy::Proxy;
 use common::services::{available, host_port, memcached_url, unique};
 
 fn codec() -> Codec {
-    Codec::sessions(&Keys::new(SecretKey::new(common::SECRET), vec![]))
+    Codec::sessions(&Keys::new(SecretKey::new(common::SECRET), vec![]).unwrap())
 }
 
 fn data(value: serde_json::Value) -> SessionMap {
@@ -326,8 +326,9 @@ async fn bad_entries_load_empty_and_keep_their_key() {
     let now = now();
     let expires_at = now + Duration::hours(1);
     let micros = expires_at.unix_timestamp_nanos() / 1_000;
-    let other_secret = Codec::sessions(&Keys::new(SecretKey::new("another-secret"), vec![]))
-        .encode(&data(json!({"a": 1})), now);
+    let other_secret =
+        Codec::sessions(&Keys::new(SecretKey::new("another-secret"), vec![]).unwrap())
+            .encode(&data(json!({"a": 1})), now);
     let planted: Vec<(Vec<u8>, bool)> = vec![
         (format!("{micros}:not-a-signed-value").into_bytes(), true),
         (format!("{micros}:{other_secret}").into_bytes(), true),

@@ -276,10 +276,13 @@ async fn bad_stored_data_loads_empty_and_keeps_the_key() {
     let mut conn = raw().await;
     let now = real_now();
     let expires = micros(now + Duration::hours(1));
-    let foreign = Codec::sessions(&Keys::new(
-        SecretKey::new("another-secret-that-this-store-does-not-hold-0123456789"),
-        vec![],
-    ))
+    let foreign = Codec::sessions(
+        &Keys::new(
+            SecretKey::new("another-secret-that-this-store-does-not-hold-0123456789"),
+            vec![],
+        )
+        .unwrap(),
+    )
     .encode(&data(json!({"visit": 3})), now);
     let mut tampered = codec().encode(&data(json!({"visit": 3})), now).into_bytes();
     tampered[1] ^= 1;

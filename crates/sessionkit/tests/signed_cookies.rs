@@ -222,3 +222,37 @@ async fn too_large_over_http_keeps_the_previous_cookie() {
         "never a half-set cookie"
     );
 }
+
+/// `SESSION_COOKIE_AGE` is a public field: a value the config check would
+/// refuse can still reach the store. Neither a forged cookie nor a valid one
+/// may then panic the request (review L2a); a forged one is a fresh session.
+#[tokio::test]
+async fn absurd_cookie_age_never_panics() {
+    let now = OffsetDateTime::now_utc();
+    let mut data = sessionkit::store::SessionMap::new();
+    data.insert("visits".into(), Value::from(3));
+    for age in [i64::MAX, i64::MIN, 400_000_000_000, -400_000_000_000] {
+        let mut config = SessionConfig::new(common::SECRET).unwrap();
+        config.cookie_age = age;
+        let store = SignedCookieStore::new(&config);
+
+        let forged = "eyJ2aXNpdHMiOjN9:1sDCZ0:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        assert!(store.accepts(forged));
+        let loaded = store.load(forged, now).await.unwrap().unwrap();
+        assert!(loaded.record.data.is_empty(), "age {age}");
+        assert!(loaded.version.must_rewrite(), "age {age}");
+
+        let saved = store
+            .create(&Record::new(data.clone(), now), now)
+            .await
+            .unwrap();
+        let loaded = store.load(&saved.cookie_value, now).await.unwrap().unwrap();
+        if age > 0 {
+            assert_eq!(loaded.record.data, data, "age {age}");
+            assert!(loaded.record.expires_at > now, "age {age}");
+        } else {
+            // Negative: every cookie is expired, as in Django.
+            assert!(loaded.record.data.is_empty(), "age {age}");
+        }
+    }
+}

@@ -36,7 +36,7 @@ const DJANGO: &[(&str, &str, &str)] = &[
 const DJANGO_TOP_LEVEL_NAN: &str = "TmFO:1sDNOy:L043ICmoVHKuayZREA6AdAQsb90BgrrlQQk6qUidOi4";
 
 fn keys() -> Keys {
-    Keys::new(SecretKey::new(SECRET), vec![])
+    Keys::new(SecretKey::new(SECRET), vec![]).unwrap()
 }
 
 fn now() -> OffsetDateTime {

@@ -44,7 +44,7 @@ fn keys_of(case: &Value) -> Keys {
                 .collect()
         })
         .unwrap_or_default();
-    Keys::new(SecretKey::new(s(case, "secret")), fallbacks)
+    Keys::new(SecretKey::new(s(case, "secret")), fallbacks).unwrap()
 }
 
 fn at(seconds: i64, nanos: i64) -> OffsetDateTime {
@@ -263,7 +263,7 @@ fn seed_example() {
     assert_eq!(at(ts, 0), common::iso(s(seed, "timestamp_utc")));
     assert_eq!(parts[2].len(), 43);
     // Our encoder produces the same payload and timestamp for the same session.
-    let keys = Keys::new(SecretKey::new(SECRET), vec![]);
+    let keys = Keys::new(SecretKey::new(SECRET), vec![]).unwrap();
     let ours = Codec::sessions(&keys).encode(
         json!({"visit": 11}).as_object().expect("object"),
         at(ts, 999_999_999),
@@ -275,10 +275,7 @@ fn seed_example() {
 }
 
 fn codec() -> Codec {
-    Codec::sessions(&Keys::new(
-        SecretKey::new(SECRET),
-        vec![SecretKey::new("old")],
-    ))
+    Codec::sessions(&Keys::new(SecretKey::new(SECRET), vec![SecretKey::new("old")]).unwrap())
 }
 
 fn malformed_kind(r: Result<impl std::fmt::Debug, SigningError>) -> Option<MalformedKind> {
@@ -433,11 +430,12 @@ fn a_valid_signature_over_junk_is_malformed_not_a_panic() {
 
 #[test]
 fn round_trips_keys_and_expiry() {
-    let old = Keys::new(SecretKey::new("old"), vec![]);
+    let old = Keys::new(SecretKey::new("old"), vec![]).unwrap();
     let rotated = Keys::new(
         SecretKey::new("new"),
         vec![SecretKey::new("older"), SecretKey::new("old")],
-    );
+    )
+    .unwrap();
     let now = at(1_717_243_200, 250_000_000);
     let data = json!({"visit": 11, "name": "Zoë 😀", "avogadro": 6.02214})
         .as_object()
@@ -498,7 +496,8 @@ fn no_secret_or_value_in_debug_or_errors() {
     let keys = Keys::new(
         SecretKey::new(secret),
         vec![SecretKey::new(format!("{secret}-old"))],
-    );
+    )
+    .unwrap();
     let codec = Codec::sessions(&keys);
     for text in [
         format!("{keys:?}"),
@@ -540,4 +539,38 @@ fn no_secret_or_value_in_debug_or_errors() {
             "{text}"
         );
     }
+}
+
+/// Review L4: below `SessionConfig` an empty secret was accepted, and anyone
+/// can sign with `""`. Now no `Keys`, and so no `Signer` or `Codec`, holds one.
+#[test]
+fn empty_keys_are_refused() {
+    use sessionkit::signing::EmptyKey;
+
+    let err = Keys::new(SecretKey::new(""), vec![]).unwrap_err();
+    assert_eq!(err, EmptyKey { fallback: None });
+    assert!(err.to_string().contains("secret key is empty"), "{err}");
+    assert_eq!(
+        Keys::try_from(SecretKey::new("")).unwrap_err(),
+        EmptyKey { fallback: None }
+    );
+    let err = Keys::new(
+        SecretKey::new("a long random secret"),
+        vec![SecretKey::new("older secret"), SecretKey::new("")],
+    )
+    .unwrap_err();
+    assert_eq!(err, EmptyKey { fallback: Some(1) });
+    assert!(err.to_string().contains("#1"), "{err}");
+
+    // A single byte is weak, not empty: it still signs (the config warns).
+    let keys = Keys::new(SecretKey::new("k"), vec![]).unwrap();
+    let signer = Signer::new(&keys, "salt");
+    let now = OffsetDateTime::now_utc();
+    assert_eq!(
+        signer
+            .unsign(&signer.sign("v", 1), None, now)
+            .unwrap()
+            .value,
+        "v"
+    );
 }

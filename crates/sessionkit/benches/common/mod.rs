@@ -14,10 +14,13 @@ use tokio::runtime::Runtime;
 
 /// The codec a bench store signs with.
 pub(crate) fn codec() -> Codec {
-    Codec::sessions(&Keys::new(
-        SecretKey::new("bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz"),
-        vec![],
-    ))
+    Codec::sessions(
+        &Keys::new(
+            SecretKey::new("bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz"),
+            vec![],
+        )
+        .unwrap(),
+    )
 }
 
 /// A current-thread runtime; stores opened on it must be used on it.

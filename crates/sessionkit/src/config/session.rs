@@ -12,6 +12,7 @@ use super::env::{self, Source};
 use super::secret::{warn_if_weak, warn_if_weak_fallbacks};
 use super::{ConfigError, SameSite};
 use crate::clock::{Clock, SystemClock};
+use crate::expiry::MAX_OFFSET_SECONDS;
 use crate::signing::{Codec, Keys, SecretKey};
 
 /// The session settings of a Django project, with Django's defaults (spec §3).
@@ -25,6 +26,9 @@ pub struct SessionConfig {
     /// `SESSION_COOKIE_NAME`, default `"sessionid"`.
     pub cookie_name: String,
     /// `SESSION_COOKIE_AGE` in seconds, default 1209600 (two weeks).
+    /// [`SessionConfig::from_env`] takes 0 to
+    /// [`MAX_OFFSET_SECONDS`](crate::expiry::MAX_OFFSET_SECONDS); a value set
+    /// here beyond that is clamped wherever a date is computed from it.
     pub cookie_age: i64,
     /// `SESSION_COOKIE_DOMAIN`, default none (the request's host).
     pub cookie_domain: Option<String>,
@@ -72,11 +76,9 @@ impl SessionConfig {
     ///
     /// [`ConfigError::EmptySecret`] when `secret_key` is empty.
     pub fn new(secret_key: impl Into<String>) -> Result<Self, ConfigError> {
-        let current = secret_key.into();
-        if current.is_empty() {
-            return Err(ConfigError::EmptySecret);
-        }
-        warn_if_weak(&current);
+        let keys = Keys::new(SecretKey::new(secret_key), Vec::new())
+            .map_err(|_| ConfigError::EmptySecret)?;
+        warn_if_weak(keys.current().expose());
         Ok(Self {
             cookie_name: "sessionid".to_owned(),
             cookie_age: 1_209_600,
@@ -90,7 +92,7 @@ impl SessionConfig {
             load_error_status: StatusCode::SERVICE_UNAVAILABLE,
             max_save_retries: 16,
             store_timeout: Duration::from_secs(5),
-            keys: Keys::new(SecretKey::new(current), Vec::new()),
+            keys,
             clock: Arc::new(SystemClock),
         })
     }
@@ -110,8 +112,9 @@ impl SessionConfig {
             .filter(|f| !f.is_empty())
             .collect();
         warn_if_weak_fallbacks(&fallbacks);
-        let current = self.keys.current().clone();
-        self.keys = Keys::new(current, fallbacks.into_iter().map(SecretKey::new).collect());
+        self.keys = self
+            .keys
+            .with_nonempty_fallbacks(fallbacks.into_iter().map(SecretKey::new).collect());
         self
     }
 
@@ -149,7 +152,7 @@ impl SessionConfig {
             config.cookie_name = v;
         }
         if let Some(v) = env::integer(src, "SESSION_COOKIE_AGE")? {
-            config.cookie_age = v;
+            config.cookie_age = cookie_age(v)?;
         }
         if let Some(v) = env::attribute(src, "SESSION_COOKIE_DOMAIN")? {
             config.cookie_domain = Some(v);
@@ -207,6 +210,22 @@ impl SessionConfig {
     /// "Now" by [`SessionConfig::clock`].
     pub fn now(&self) -> OffsetDateTime {
         self.clock.now()
+    }
+}
+
+/// Django takes any integer; past about 317 years dates overflow (Python
+/// raises, `time` would panic), and a negative age expires every session at
+/// once, so both are refused here rather than met on a request.
+fn cookie_age(seconds: i64) -> Result<i64, ConfigError> {
+    if (0..=MAX_OFFSET_SECONDS).contains(&seconds) {
+        Ok(seconds)
+    } else {
+        Err(ConfigError::invalid(
+            "SESSION_COOKIE_AGE",
+            format!(
+                "expected seconds from 0 to {MAX_OFFSET_SECONDS} (about 317 years), got {seconds}"
+            ),
+        ))
     }
 }
 

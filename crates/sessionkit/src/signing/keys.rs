@@ -30,8 +30,24 @@ impl fmt::Display for SecretKey {
     }
 }
 
+/// A key given to [`Keys::new`] is empty. Anyone can compute an HMAC keyed
+/// with `""` (Django derives the HMAC key from the secret and public salts), so
+/// a value signed or verified with it proves nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{} is empty: use a long random value", match .fallback {
+    None => "the secret key".to_owned(),
+    Some(i) => format!("fallback secret key #{i}"),
+})]
+pub struct EmptyKey {
+    /// `None` for the current key, else the fallback's position (from 0).
+    pub fallback: Option<usize>,
+}
+
 /// `SECRET_KEY` plus `SECRET_KEY_FALLBACKS`: sign with the current key, verify with
 /// the current key and then each fallback, in order (as Django does).
+///
+/// No key is ever empty, so every [`Signer`](super::Signer) and
+/// [`Codec`](super::Codec), which are built from `Keys`, signs with a secret.
 #[derive(Clone, Debug)]
 pub struct Keys {
     current: SecretKey,
@@ -40,8 +56,29 @@ pub struct Keys {
 
 impl Keys {
     /// The signing key and the older keys still accepted when verifying.
-    pub fn new(current: SecretKey, fallbacks: Vec<SecretKey>) -> Self {
-        Self { current, fallbacks }
+    ///
+    /// # Errors
+    ///
+    /// [`EmptyKey`] when the current key or a fallback is empty. (Weak keys
+    /// are accepted; [`SessionConfig`](crate::SessionConfig) warns about
+    /// them as Django's deploy check does.)
+    pub fn new(current: SecretKey, fallbacks: Vec<SecretKey>) -> Result<Self, EmptyKey> {
+        if current.0.is_empty() {
+            return Err(EmptyKey { fallback: None });
+        }
+        if let Some(i) = fallbacks.iter().position(|f| f.0.is_empty()) {
+            return Err(EmptyKey { fallback: Some(i) });
+        }
+        Ok(Self { current, fallbacks })
+    }
+
+    /// These keys with `fallbacks` instead of the current ones, the empty
+    /// ones dropped (as `SessionConfig::with_fallbacks` documents).
+    pub(crate) fn with_nonempty_fallbacks(&self, fallbacks: Vec<SecretKey>) -> Self {
+        Self {
+            current: self.current.clone(),
+            fallbacks: fallbacks.into_iter().filter(|f| !f.0.is_empty()).collect(),
+        }
     }
 
     /// The key new signatures are made with.
@@ -55,8 +92,11 @@ impl Keys {
     }
 }
 
-impl From<SecretKey> for Keys {
-    fn from(current: SecretKey) -> Self {
+impl TryFrom<SecretKey> for Keys {
+    type Error = EmptyKey;
+
+    /// The current key alone, without fallbacks.
+    fn try_from(current: SecretKey) -> Result<Self, EmptyKey> {
         Self::new(current, Vec::new())
     }
 }

@@ -23,7 +23,7 @@
 //! use sessionkit::signing::{Codec, Keys, SecretKey, SigningError};
 //! use time::{Duration, OffsetDateTime};
 //!
-//! let keys = Keys::new(SecretKey::new("a long random secret"), vec![]);
+//! let keys = Keys::new(SecretKey::new("a long random secret"), vec![])?;
 //! let codec = Codec::sessions(&keys);
 //! let now = OffsetDateTime::now_utc();
 //! let Some(data) = json!({"visit": 11}).as_object().cloned() else { unreachable!() };
@@ -36,7 +36,7 @@
 //!
 //! let tampered = signed.replacen("eyJ2", "eyJ3", 1);
 //! assert!(matches!(codec.decode(&tampered, None, now), Err(SigningError::BadSignature)));
-//! # Ok::<(), SigningError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # Values only Python can hold
@@ -78,7 +78,7 @@ pub mod python_json;
 
 pub use codec::{Codec, Decoded};
 pub use error::{Malformed, MalformedKind, SigningError};
-pub use keys::{Keys, SecretKey};
+pub use keys::{EmptyKey, Keys, SecretKey};
 pub use object::{dumps, loads, Verified};
 pub use signer::{Signer, Unsigned};
 

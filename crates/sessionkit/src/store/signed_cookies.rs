@@ -14,6 +14,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::config::SessionConfig;
 use crate::error::StoreError;
+use crate::expiry::{offset_from, MAX_OFFSET_SECONDS};
 use crate::key::log_tag;
 use crate::signing::Codec;
 
@@ -26,7 +27,8 @@ pub const MAX_COOKIE_BYTES: usize = 4096;
 #[derive(Clone)]
 pub struct SignedCookieStore {
     codec: Codec,
-    cookie_age: i64,
+    /// `SESSION_COOKIE_AGE`, clamped to ±[`MAX_OFFSET_SECONDS`].
+    max_age: Duration,
     max_value_bytes: usize,
 }
 
@@ -34,10 +36,17 @@ impl SignedCookieStore {
     /// A store signing with `config`'s keys and Django's signed-cookies salt,
     /// expiring cookies after `config.cookie_age`, refusing values that would
     /// make the cookie (name, `=`, value) longer than 4096 bytes.
+    ///
+    /// `config.cookie_age` is a public field, so it may hold what
+    /// [`SessionConfig::from_env`] refuses: it is clamped to about 317 years
+    /// either way ([`MAX_OFFSET_SECONDS`]), so no cookie can overflow a date.
     pub fn new(config: &SessionConfig) -> Self {
+        let age = config
+            .cookie_age
+            .clamp(-MAX_OFFSET_SECONDS, MAX_OFFSET_SECONDS);
         Self {
             codec: config.signed_cookies_codec(),
-            cookie_age: config.cookie_age,
+            max_age: Duration::seconds(age),
             max_value_bytes: MAX_COOKIE_BYTES.saturating_sub(config.cookie_name.len() + 1),
         }
     }
@@ -60,7 +69,7 @@ impl SignedCookieStore {
 impl fmt::Debug for SignedCookieStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SignedCookieStore")
-            .field("cookie_age", &self.cookie_age)
+            .field("cookie_age", &self.max_age.whole_seconds())
             .field("max_value_bytes", &self.max_value_bytes)
             .finish_non_exhaustive()
     }
@@ -98,13 +107,13 @@ impl SessionStore for SignedCookieStore {
     }
 
     async fn load(&self, key: &str, now: OffsetDateTime) -> Result<Option<Loaded>, StoreError> {
-        let max_age = Duration::seconds(self.cookie_age);
+        let max_age = self.max_age;
         match self.codec.decode(key, Some(max_age), now) {
             Ok(decoded) => Ok(Some(Loaded {
                 record: Record::new(
                     decoded.data,
                     OffsetDateTime::from_unix_timestamp(decoded.timestamp)
-                        .map_or(now, |t| t + max_age),
+                        .map_or(now, |t| offset_from(t, max_age)),
                 ),
                 version: Version::new(Vec::new()),
             })),
@@ -112,7 +121,7 @@ impl SessionStore for SignedCookieStore {
                 // Django: any failure → a new, empty session, re-issued at once.
                 tracing::info!(cookie = %log_tag(key), error = %e, "signed session cookie rejected; starting a new session");
                 Ok(Some(Loaded {
-                    record: Record::new(SessionMap::new(), now + max_age),
+                    record: Record::new(SessionMap::new(), offset_from(now, max_age)),
                     version: Version::rewrite(Vec::new()),
                 }))
             }

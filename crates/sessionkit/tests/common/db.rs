@@ -49,7 +49,7 @@ impl Vectors {
         } else {
             vec![]
         };
-        Codec::sessions(&Keys::new(secret("secret_key"), fallbacks))
+        Codec::sessions(&Keys::new(secret("secret_key"), fallbacks).unwrap())
     }
 }
 

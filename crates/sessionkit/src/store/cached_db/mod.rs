@@ -33,7 +33,8 @@
 //! use sessionkit::store::db::DbStore;
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! let keys = Keys::new(SecretKey::new("a long random secret shared with Django"), vec![]);
+//! let keys = Keys::new(SecretKey::new("a long random secret shared with Django"), vec![])
+//!     .expect("a non-empty secret");
 //! let db = DbStore::sqlite("sqlite::memory:", Codec::sessions(&keys)).await?;
 //! let store = CachedDbStore::new(Arc::new(MemoryCache::new()), Arc::new(db));
 //! # Ok::<(), sessionkit::error::StoreError>(())

@@ -27,7 +27,8 @@
 //! use sessionkit::signing::{Codec, Keys, SecretKey};
 //! use sessionkit::store::db::{DbOptions, DbStore};
 //!
-//! let keys = Keys::new(SecretKey::new("a long random secret shared with Django"), vec![]);
+//! let keys = Keys::new(SecretKey::new("a long random secret shared with Django"), vec![])
+//!     .expect("a non-empty secret");
 //! let store = DbStore::sqlite("sqlite://sessions.sqlite3", Codec::sessions(&keys)).await?;
 //! // The table a Django app on PostgreSQL uses:
 //! let shared = DbStore::postgres("postgres://app@db.internal/app", Codec::sessions(&keys)).await?;

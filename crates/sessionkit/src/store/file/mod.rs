@@ -71,7 +71,7 @@
 //! use sessionkit::store::{Record, SessionMap, SessionStore};
 //! use time::{Duration, OffsetDateTime};
 //!
-//! let keys = Keys::new(SecretKey::new("a long random secret shared with Django"), vec![]);
+//! let keys = Keys::new(SecretKey::new("a long random secret shared with Django"), vec![])?;
 //! let dir = tempfile::tempdir()?;
 //! let store = FileStore::with_options(
 //!     dir.path(),

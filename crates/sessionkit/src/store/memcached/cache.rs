@@ -65,7 +65,8 @@
 //! use sessionkit::store::db::DbStore;
 //! use sessionkit::store::memcached::{MemcachedCache, MemcachedStore};
 //!
-//! let codec = Codec::sessions(&Keys::new(SecretKey::new("a long random secret"), vec![]));
+//! let keys = Keys::new(SecretKey::new("a long random secret"), vec![]).expect("a non-empty secret");
+//! let codec = Codec::sessions(&keys);
 //! let db = DbStore::sqlite("sqlite://sessions.sqlite3?mode=rwc", codec.clone()).await?;
 //! let memcached = MemcachedStore::new("memcache://127.0.0.1:11211", codec)
 //!     .await?

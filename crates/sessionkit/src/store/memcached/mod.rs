@@ -40,7 +40,7 @@
 //! use sessionkit::signing::{Codec, Keys, SecretKey};
 //! use sessionkit::store::memcached::MemcachedStore;
 //!
-//! let keys = Keys::new(SecretKey::new("a long random secret"), vec![]);
+//! let keys = Keys::new(SecretKey::new("a long random secret"), vec![]).expect("a non-empty secret");
 //! let store = MemcachedStore::new("memcache://127.0.0.1:11211", Codec::sessions(&keys))
 //!     .await?
 //!     .with_prefix("myapp:")?;

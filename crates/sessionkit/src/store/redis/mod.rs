@@ -51,7 +51,8 @@
 //! use sessionkit::signing::{Codec, Keys, SecretKey};
 //! use sessionkit::store::redis::RedisStore;
 //!
-//! let codec = Codec::sessions(&Keys::new(SecretKey::new("a long random secret"), vec![]));
+//! let keys = Keys::new(SecretKey::new("a long random secret"), vec![]).expect("a non-empty secret");
+//! let codec = Codec::sessions(&keys);
 //! let store = RedisStore::new("redis://127.0.0.1:6379/0", codec.clone())
 //!     .await?
 //!     .with_prefix("myapp:");
