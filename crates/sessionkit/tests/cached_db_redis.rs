@@ -35,7 +35,7 @@ use sessionkit::store::{Record, SessionStore, Version};
 use tempfile::TempDir;
 use time::Duration;
 
-use common::cached_db::{count, real_now, record, sqlite};
+use common::cached_db::{count, real_now, record, sqlite, KEEP, KEEP_LONG};
 use common::logs::captured_logs;
 use common::proxy::Proxy;
 use common::services::{available, host_port, redis_cluster_url, redis_url, unique};
@@ -343,6 +343,7 @@ async fn the_entry_holds_the_signed_data_the_exact_expiry_and_the_db_version(mod
             &Record::new(session.clone(), expires_at),
             &version,
             now,
+            KEEP_LONG,
         )
         .await
         .expect("set");
@@ -387,6 +388,7 @@ async fn the_entry_holds_the_signed_data_the_exact_expiry_and_the_db_version(mod
             &Record::new(session, now - Duration::seconds(1)),
             &version,
             now,
+            KEEP_LONG,
         )
         .await
         .expect("set in the past");
@@ -423,14 +425,14 @@ async fn a_delete_holds_off_late_writes(mode: Mode) {
     let other = key::generate_key();
     b_cache.delete(&other).await.expect("delete");
     b_cache
-        .set(&other, &record(5, expires_at), &v2, now)
+        .set(&other, &record(5, expires_at), &v2, now, KEEP)
         .await
         .expect("set");
     assert!(b_cache.get(&other, now).await.expect("get").is_none());
     tokio::time::sleep(hold_off + StdDuration::from_millis(100)).await;
     assert!(b_cache.get(&other, now).await.expect("get").is_none());
     b_cache
-        .set(&other, &record(5, expires_at), &v2, now)
+        .set(&other, &record(5, expires_at), &v2, now, KEEP)
         .await
         .expect("set");
     let entry = b_cache
@@ -462,7 +464,7 @@ async fn a_tampered_entry_is_not_trusted(mode: Mode) {
     flipped[1] ^= 1;
     let stamp = (expires_at.unix_timestamp_nanos() / 1_000).to_string();
 
-    let tamperings: [(&str, &str, Vec<u8>); 6] = [
+    let tamperings: [(&str, &str, Vec<u8>); 7] = [
         (
             "signed with a foreign key",
             "session_data",
@@ -473,6 +475,7 @@ async fn a_tampered_entry_is_not_trusted(mode: Mode) {
         ("garbage expiry", "expire_date", b"tomorrow".to_vec()),
         ("garbage db version", "db_version", b"***".to_vec()),
         ("an empty expiry", "expire_date", Vec::new()),
+        ("garbage cache time", "cached_at", b"a while ago".to_vec()),
     ];
     for (what, field, value) in tamperings {
         // A session the db has: the db answers, and the entry is replaced.
@@ -499,6 +502,7 @@ async fn a_tampered_entry_is_not_trusted(mode: Mode) {
             ("session_data", signed.into_bytes()),
             ("expire_date", stamp.clone().into_bytes()),
             ("db_version", b"AAAA".to_vec()),
+            ("cached_at", stamp.clone().into_bytes()),
         ];
         for (f, v) in &mut entry {
             if *f == field {
