@@ -480,6 +480,51 @@ async fn a_prefix_too_long_for_the_cache_is_refused() {
     ));
 }
 
+/// Django logs out: it deletes the row and never this crate's entry in the
+/// shared cache. Every process refuses the session once the entry is older
+/// than the max age (H1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_django_logout_is_seen_within_the_max_age() {
+    let Some(rig) = Rig::new().await else {
+        return;
+    };
+    let b = rig.process().await;
+    let url = common::cached_db::sqlite_url(&rig.dir);
+    common::cached_db::a_logout_the_cache_missed_is_seen_within_the_max_age(
+        &rig.a,
+        &b,
+        |key| async move { common::cached_db::django_deletes_the_row(&url, &key).await },
+    )
+    .await;
+}
+
+/// Memcached drops an entry once the store would no longer serve it (the
+/// max age in whole seconds, plus one), however long the session lives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_live_no_longer_than_the_max_age() {
+    let Some(rig) = Rig::new().await else {
+        return;
+    };
+    let now = real_now();
+    let created = rig
+        .a
+        .store
+        .create(&record(1, now + Duration::weeks(2)), now)
+        .await
+        .expect("create");
+    let mut raw = raw().await;
+    let entry_key = rig.a.cache.memcached_key(&created.cookie_value);
+    let (_, ttl) = peek(&mut raw, &entry_key).await.expect("the entry");
+    let want = i64::try_from(KEEP.as_secs()).expect("secs") + 1;
+    assert!(
+        (want - 2..=want).contains(&ttl),
+        "TTL {ttl} s, expected {want} s (the max age plus one)"
+    );
+    let entry = rig.a.cache.get(&created.cookie_value, now).await;
+    let entry = entry.expect("get").expect("an entry");
+    assert_eq!(entry.cached_at, now, "the entry's age is the writer's now");
+}
+
 /// `store::open` builds the shared cache from `SESSION_CACHE_URL`, with the
 /// key prefix, in front of the db.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -271,6 +271,8 @@ on_both!(
     a_delete_holds_off_late_writes,
     a_tampered_entry_is_not_trusted,
     the_cache_down_is_not_fatal,
+    a_django_logout_is_seen_within_the_max_age,
+    entries_live_no_longer_than_the_max_age,
 );
 
 async fn conformance(mode: Mode) {
@@ -539,6 +541,50 @@ async fn a_tampered_entry_is_not_trusted(mode: Mode) {
     hset(&rig, &ghost_key, "session_data", b"x").await;
     assert!(a.store.load(&ghost, now).await.expect("load").is_none());
     assert!(buried(&rig, &ghost_key).await, "half an entry was left");
+    rig.purge().await;
+}
+
+/// Django logs out: it deletes the row and never this crate's entry in the
+/// shared cache. Every process refuses the session once the entry is older
+/// than the max age (H1).
+async fn a_django_logout_is_seen_within_the_max_age(mode: Mode) {
+    let Some(rig) = Rig::new(mode).await else {
+        return;
+    };
+    let b = rig.process().await;
+    let url = common::cached_db::sqlite_url(&rig.dir);
+    common::cached_db::a_logout_the_cache_missed_is_seen_within_the_max_age(
+        &rig.a,
+        &b,
+        |key| async move { common::cached_db::django_deletes_the_row(&url, &key).await },
+    )
+    .await;
+    rig.purge().await;
+}
+
+/// Redis drops an entry once the store would no longer serve it (the max
+/// age, plus the second of grace), however long the session lives.
+async fn entries_live_no_longer_than_the_max_age(mode: Mode) {
+    let Some(rig) = Rig::new(mode).await else {
+        return;
+    };
+    let now = real_now();
+    let created = rig
+        .a
+        .store
+        .create(&record(1, now + Duration::weeks(2)), now)
+        .await
+        .expect("create");
+    let redis_key = rig.a.cache.redis_key(&created.cookie_value);
+    let pttl = int(rig.raw(cmd("PTTL").arg(&redis_key)).await);
+    let want = i64::try_from(KEEP.as_millis()).expect("ms") + 1_000;
+    assert!(
+        pttl <= want && pttl > want - 2_000,
+        "PTTL {pttl} ms, expected about {want} ms (the max age plus 1 s)"
+    );
+    let entry = rig.a.cache.get(&created.cookie_value, now).await;
+    let entry = entry.expect("get").expect("an entry");
+    assert_eq!(entry.cached_at, now, "the entry's age is the writer's now");
     rig.purge().await;
 }
 
