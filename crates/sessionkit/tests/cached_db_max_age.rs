@@ -14,7 +14,7 @@ mod common;
 
 use std::time::Duration as StdDuration;
 
-use sessionkit::store::cached_db::{MemoryCache, DEFAULT_MAX_ENTRY_AGE};
+use sessionkit::store::cached_db::MemoryCache;
 use sessionkit::store::SessionStore;
 use sessionkit::StoreError;
 use tempfile::TempDir;
@@ -29,14 +29,6 @@ use common::cached_db::{
 /// in-process cache.
 async fn process(dir: &TempDir) -> Process<MemoryCache> {
     Process::new(dir, MemoryCache::new()).await
-}
-
-#[tokio::test]
-async fn the_default_max_age_is_thirty_seconds() {
-    let dir = TempDir::new().expect("temp dir");
-    let p = process(&dir).await;
-    assert_eq!(DEFAULT_MAX_ENTRY_AGE, StdDuration::from_secs(30));
-    assert_eq!(p.store.max_entry_age(), DEFAULT_MAX_ENTRY_AGE);
 }
 
 /// Two processes, each with its own cache: a logout in A is never heard of
