@@ -8,22 +8,27 @@
 //!
 //! Time is moved with the `now` the store is given (the session layer's
 //! clock), never by sleeping.
-#![cfg(all(feature = "sqlite", feature = "memory"))]
+#![cfg(all(feature = "sqlite", feature = "memory", feature = "axum"))]
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
+use serde_json::json;
+use sessionkit::clock::ManualClock;
 use sessionkit::store::cached_db::MemoryCache;
 use sessionkit::store::SessionStore;
-use sessionkit::StoreError;
+use sessionkit::{SessionConfig, StoreError};
 use tempfile::TempDir;
 use time::Duration;
+use tokio::sync::Barrier;
 
 use common::cached_db::{
     a_logout_the_cache_missed_is_seen_within_the_max_age, count, django_deletes_the_row,
     open_cached_db, open_db_url, real_now, record, saved, sqlite_url, Process,
 };
+use common::http;
 
 /// A "process": its own pool on the SQLite file of `dir` and its own
 /// in-process cache.
@@ -42,6 +47,46 @@ async fn a_logout_in_another_process_is_seen_within_the_max_age() {
         a_store.delete(&key).await.expect("logout in A");
     })
     .await;
+}
+
+/// The attack of H1 over HTTP, with time moved by the layer's clock: a
+/// stolen cookie sent to another process after the user logged out is
+/// anonymous there once the max age has passed.
+#[tokio::test]
+async fn a_stolen_cookie_is_anonymous_elsewhere_within_the_max_age_of_a_logout() {
+    let dir = TempDir::new().expect("temp dir");
+    let (a, b) = (process(&dir).await, process(&dir).await);
+    let clock = ManualClock::new(real_now());
+    let config = || {
+        SessionConfig::new(common::SECRET)
+            .expect("a valid config")
+            .with_clock(clock.clone())
+    };
+    let barrier = Arc::new(Barrier::new(1));
+    let app_a = http::app_with(Arc::new(a.store.clone()), barrier.clone(), config());
+    let app_b = http::app_with(Arc::new(b.store.clone()), barrier, config());
+
+    let (status, cookie, _) = http::get_with(&app_a, "/inc", None).await;
+    assert_eq!(status, 200);
+    let cookie = cookie.expect("a session cookie");
+    let read = |app| {
+        let cookie = cookie.clone();
+        async move {
+            let (status, _, body) = http::get_with(app, "/read", Some(&cookie)).await;
+            assert_eq!(status, 200, "{body}");
+            serde_json::from_str::<serde_json::Value>(&body).expect("JSON")
+        }
+    };
+    assert_eq!(read(&app_b).await, json!({"visit": 1}));
+
+    // The user logs out through A; B's cache never hears of it.
+    a.store.delete(&cookie).await.expect("logout in A");
+    clock.advance(Duration::seconds(30));
+    assert_eq!(
+        read(&app_b).await,
+        json!({}),
+        "B served a logged-out session after the max age"
+    );
 }
 
 /// Django logs the user out: it deletes the row and never touches this
