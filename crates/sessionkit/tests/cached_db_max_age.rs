@@ -275,6 +275,10 @@ async fn open_refuses_an_in_process_cache_unless_single_process() {
         .expect("a single process may keep its cache in-process");
     let shown = format!("{store:?}");
     assert!(shown.contains("MemoryCache"), "{shown}");
+    // A max age of zero never serves from the cache: nothing goes stale.
+    open_cached_db(&dir, &[("SESSION_CACHE_MAX_AGE", "0".to_owned())])
+        .await
+        .expect("an in-process cache that is never read is harmless");
 }
 
 /// `SESSION_CACHE_MAX_AGE` reaches the store: at zero a Django logout is

@@ -102,7 +102,8 @@ pub struct StoreConfig {
     pub cache_max_age: Duration,
     /// `SESSION_CACHE_SINGLE_PROCESS`, default `false`: declares that one
     /// process alone serves the database, the only case where `cached_db`
-    /// may keep its cache in-process (`SESSION_CACHE_URL=memory://`).
+    /// may keep its cache in-process (`SESSION_CACHE_URL=memory://`) with a
+    /// max age above zero.
     pub cache_single_process: bool,
 }
 

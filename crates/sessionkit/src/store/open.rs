@@ -135,7 +135,9 @@ async fn open_cached_db(
     // Checked before anything is opened. An in-process cache never hears of
     // a logout in another process, and `memory://` is the default URL, so a
     // replicated deployment would get it without asking: it must be chosen.
-    if scheme(url) == "memory" && !store.cache_single_process {
+    // (A max age of zero never serves from the cache: nothing to refuse.)
+    let stale_reads = !store.cache_max_age.is_zero();
+    if scheme(url) == "memory" && stale_reads && !store.cache_single_process {
         return Err(StoreError::Config(format!(
             "SESSION_ENGINE=cached_db with SESSION_CACHE_URL=memory:// keeps an in-process cache \
              that never sees a logout made by another process (it would go on serving that \
