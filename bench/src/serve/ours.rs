@@ -22,6 +22,8 @@ fn settings(store: Store, url: &str) -> Result<HashMap<&'static str, String>, Bo
         Store::Memory => vec![
             ("SESSION_ENGINE", "cache".into()),
             ("SESSION_CACHE_URL", "memory://".into()),
+            // The bench serves from one process: the in-process cache is safe.
+            ("SESSION_CACHE_SINGLE_PROCESS", "true".into()),
         ],
         Store::SignedCookies => vec![("SESSION_ENGINE", "signed_cookies".into())],
         Store::Sqlite => vec![
@@ -45,6 +47,8 @@ fn settings(store: Store, url: &str) -> Result<HashMap<&'static str, String>, Bo
             ("SESSION_ENGINE", "cached_db".into()),
             ("SESSION_DB_URL", sqlite()),
             ("SESSION_CACHE_URL", "memory://".into()),
+            // The bench serves from one process: the in-process cache is safe.
+            ("SESSION_CACHE_SINGLE_PROCESS", "true".into()),
         ],
         Store::None | Store::WireKey | Store::WireSigned => {
             return Err("sessionkit needs a store".into())

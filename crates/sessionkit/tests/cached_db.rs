@@ -133,6 +133,7 @@ impl SessionCache for FaultyCache {
         record: &Record,
         db_version: &Version,
         now: OffsetDateTime,
+        max_age: std::time::Duration,
     ) -> Result<(), StoreError> {
         let gate = self.gate.lock().unwrap().take();
         if let Some(gate) = gate {
@@ -140,7 +141,7 @@ impl SessionCache for FaultyCache {
             let _ = gate.release.await;
         }
         self.check(true)?;
-        self.inner.set(key, record, db_version, now).await
+        self.inner.set(key, record, db_version, now, max_age).await
     }
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.check(true)?;

@@ -35,7 +35,7 @@ use sessionkit::store::{Record, SessionMap, SessionStore, Version};
 use tempfile::TempDir;
 use time::{Duration, OffsetDateTime};
 
-use common::cached_db::{count, real_now, record, sqlite};
+use common::cached_db::{count, real_now, record, sqlite, KEEP, KEEP_LONG};
 use common::logs::captured_logs;
 use common::proxy::Proxy;
 use common::services::{available, host_port, memcached_url, unique};
@@ -202,20 +202,24 @@ async fn the_entry_holds_the_signed_data_the_exact_expiry_and_the_db_version() {
             &Record::new(session.clone(), expires_at),
             &version,
             now,
+            KEEP_LONG,
         )
         .await
         .expect("set");
 
     let (bytes, ttl) = peek(&mut raw, &entry_key).await.expect("the entry");
     let text = String::from_utf8(bytes).expect("entries are text");
-    let mut parts = text.splitn(3, ':');
-    let (stamp, b64, signed) = (
+    let mut parts = text.splitn(4, ':');
+    let (stamp, cached_at, b64, signed) = (
+        parts.next().unwrap_or_default(),
         parts.next().unwrap_or_default(),
         parts.next().unwrap_or_default(),
         parts.next().unwrap_or_default(),
     );
     let micros = expires_at.unix_timestamp_nanos() / 1_000;
     assert_eq!(stamp, micros.to_string(), "expiry in Unix µs");
+    let now_micros = now.unix_timestamp_nanos() / 1_000;
+    assert_eq!(cached_at, now_micros.to_string(), "cached at, Unix µs");
     assert_eq!(b64, URL_SAFE_NO_PAD.encode(version.as_bytes()));
     assert_eq!(
         codec().decode(signed, None, now).expect("signed").data,
@@ -243,7 +247,11 @@ async fn the_entry_holds_the_signed_data_the_exact_expiry_and_the_db_version() {
     let set = |at: OffsetDateTime| {
         let record = Record::new(session.clone(), at);
         let (cache, session_key, version) = (cache.clone(), session_key.clone(), version.clone());
-        async move { cache.set(&session_key, &record, &version, now).await }
+        async move {
+            cache
+                .set(&session_key, &record, &version, now, KEEP_LONG)
+                .await
+        }
     };
     set(forty_days).await.expect("set 40 days");
     let (_, ttl) = peek(&mut raw, &entry_key).await.expect("kept");
@@ -279,7 +287,8 @@ async fn the_entry_holds_the_signed_data_the_exact_expiry_and_the_db_version() {
                     odd,
                     &Record::new(SessionMap::new(), expires_at),
                     &version,
-                    now
+                    now,
+                    KEEP
                 )
                 .await,
             Err(StoreError::Backend(_))
@@ -313,7 +322,7 @@ async fn a_delete_holds_off_late_writes() {
     let other = key::generate_key();
     b_cache.delete(&other).await.expect("delete");
     b_cache
-        .set(&other, &record(5, expires_at), &v2, now)
+        .set(&other, &record(5, expires_at), &v2, now, KEEP)
         .await
         .expect("set");
     assert!(b_cache.get(&other, now).await.expect("get").is_none());
@@ -321,7 +330,7 @@ async fn a_delete_holds_off_late_writes() {
     for _ in 0..40 {
         tokio::time::sleep(StdDuration::from_millis(100)).await;
         b_cache
-            .set(&other, &record(5, expires_at), &v2, now)
+            .set(&other, &record(5, expires_at), &v2, now, KEEP)
             .await
             .expect("set");
         written = b_cache.get(&other, now).await.expect("get");
@@ -359,13 +368,13 @@ async fn a_tampered_entry_is_not_trusted() {
         .into_bytes();
     flipped[1] ^= 1;
     let flipped = String::from_utf8(flipped).expect("still ASCII");
-    let entry = |signed: &str| format!("{stamp}:AAAA:{signed}").into_bytes();
+    let entry = |signed: &str| format!("{stamp}:{stamp}:AAAA:{signed}").into_bytes();
 
-    let tamperings: [(&str, Vec<u8>); 7] = [
+    let tamperings: [(&str, Vec<u8>); 8] = [
         ("signed with a foreign key", entry(&forged)),
         ("a flipped byte", entry(&flipped)),
         ("not UTF-8", {
-            let mut v = format!("{stamp}:AAAA:").into_bytes();
+            let mut v = format!("{stamp}:{stamp}:AAAA:").into_bytes();
             v.extend_from_slice(&[0xff, 0xfe, 0x80]);
             v
         }),
@@ -375,7 +384,15 @@ async fn a_tampered_entry_is_not_trusted() {
         ),
         (
             "garbage db version",
-            format!("{stamp}:***:{}", codec().encode(&SessionMap::new(), now)).into_bytes(),
+            format!(
+                "{stamp}:{stamp}:***:{}",
+                codec().encode(&SessionMap::new(), now)
+            )
+            .into_bytes(),
+        ),
+        (
+            "no cache time (an entry from before entries had an age)",
+            format!("{stamp}:AAAA:{}", codec().encode(&SessionMap::new(), now)).into_bytes(),
         ),
         (
             "the engine's layout",
@@ -464,6 +481,51 @@ async fn a_prefix_too_long_for_the_cache_is_refused() {
         MemcachedCache::new(long),
         Err(StoreError::Config(_))
     ));
+}
+
+/// Django logs out: it deletes the row and never this crate's entry in the
+/// shared cache. Every process refuses the session once the entry is older
+/// than the max age (H1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_django_logout_is_seen_within_the_max_age() {
+    let Some(rig) = Rig::new().await else {
+        return;
+    };
+    let b = rig.process().await;
+    let url = common::cached_db::sqlite_url(&rig.dir);
+    common::cached_db::a_logout_the_cache_missed_is_seen_within_the_max_age(
+        &rig.a,
+        &b,
+        |key| async move { common::cached_db::django_deletes_the_row(&url, &key).await },
+    )
+    .await;
+}
+
+/// Memcached drops an entry once the store would no longer serve it (the
+/// max age in whole seconds, plus one), however long the session lives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_live_no_longer_than_the_max_age() {
+    let Some(rig) = Rig::new().await else {
+        return;
+    };
+    let now = real_now();
+    let created = rig
+        .a
+        .store
+        .create(&record(1, now + Duration::weeks(2)), now)
+        .await
+        .expect("create");
+    let mut raw = raw().await;
+    let entry_key = rig.a.cache.memcached_key(&created.cookie_value);
+    let (_, ttl) = peek(&mut raw, &entry_key).await.expect("the entry");
+    let want = i64::try_from(KEEP.as_secs()).expect("secs") + 1;
+    assert!(
+        (want - 2..=want).contains(&ttl),
+        "TTL {ttl} s, expected {want} s (the max age plus one)"
+    );
+    let entry = rig.a.cache.get(&created.cookie_value, now).await;
+    let entry = entry.expect("get").expect("an entry");
+    assert_eq!(entry.cached_at, now, "the entry's age is the writer's now");
 }
 
 /// `store::open` builds the shared cache from `SESSION_CACHE_URL`, with the

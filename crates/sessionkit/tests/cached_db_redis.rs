@@ -35,7 +35,7 @@ use sessionkit::store::{Record, SessionStore, Version};
 use tempfile::TempDir;
 use time::Duration;
 
-use common::cached_db::{count, real_now, record, sqlite};
+use common::cached_db::{count, real_now, record, sqlite, KEEP, KEEP_LONG};
 use common::logs::captured_logs;
 use common::proxy::Proxy;
 use common::services::{available, host_port, redis_cluster_url, redis_url, unique};
@@ -271,6 +271,8 @@ on_both!(
     a_delete_holds_off_late_writes,
     a_tampered_entry_is_not_trusted,
     the_cache_down_is_not_fatal,
+    a_django_logout_is_seen_within_the_max_age,
+    entries_live_no_longer_than_the_max_age,
 );
 
 async fn conformance(mode: Mode) {
@@ -343,6 +345,7 @@ async fn the_entry_holds_the_signed_data_the_exact_expiry_and_the_db_version(mod
             &Record::new(session.clone(), expires_at),
             &version,
             now,
+            KEEP_LONG,
         )
         .await
         .expect("set");
@@ -387,6 +390,7 @@ async fn the_entry_holds_the_signed_data_the_exact_expiry_and_the_db_version(mod
             &Record::new(session, now - Duration::seconds(1)),
             &version,
             now,
+            KEEP_LONG,
         )
         .await
         .expect("set in the past");
@@ -423,14 +427,14 @@ async fn a_delete_holds_off_late_writes(mode: Mode) {
     let other = key::generate_key();
     b_cache.delete(&other).await.expect("delete");
     b_cache
-        .set(&other, &record(5, expires_at), &v2, now)
+        .set(&other, &record(5, expires_at), &v2, now, KEEP)
         .await
         .expect("set");
     assert!(b_cache.get(&other, now).await.expect("get").is_none());
     tokio::time::sleep(hold_off + StdDuration::from_millis(100)).await;
     assert!(b_cache.get(&other, now).await.expect("get").is_none());
     b_cache
-        .set(&other, &record(5, expires_at), &v2, now)
+        .set(&other, &record(5, expires_at), &v2, now, KEEP)
         .await
         .expect("set");
     let entry = b_cache
@@ -465,7 +469,7 @@ async fn a_tampered_entry_is_not_trusted(mode: Mode) {
     flipped[1] ^= 1;
     let stamp = (expires_at.unix_timestamp_nanos() / 1_000).to_string();
 
-    let tamperings: [(&str, &str, Vec<u8>); 6] = [
+    let tamperings: [(&str, &str, Vec<u8>); 7] = [
         (
             "signed with a foreign key",
             "session_data",
@@ -476,6 +480,7 @@ async fn a_tampered_entry_is_not_trusted(mode: Mode) {
         ("garbage expiry", "expire_date", b"tomorrow".to_vec()),
         ("garbage db version", "db_version", b"***".to_vec()),
         ("an empty expiry", "expire_date", Vec::new()),
+        ("garbage cache time", "cached_at", b"a while ago".to_vec()),
     ];
     for (what, field, value) in tamperings {
         // A session the db has: the db answers, and the entry is replaced.
@@ -502,6 +507,7 @@ async fn a_tampered_entry_is_not_trusted(mode: Mode) {
             ("session_data", signed.into_bytes()),
             ("expire_date", stamp.clone().into_bytes()),
             ("db_version", b"AAAA".to_vec()),
+            ("cached_at", stamp.clone().into_bytes()),
         ];
         for (f, v) in &mut entry {
             if *f == field {
@@ -538,6 +544,50 @@ async fn a_tampered_entry_is_not_trusted(mode: Mode) {
     hset(&rig, &ghost_key, "session_data", b"x").await;
     assert!(a.store.load(&ghost, now).await.expect("load").is_none());
     assert!(buried(&rig, &ghost_key).await, "half an entry was left");
+    rig.purge().await;
+}
+
+/// Django logs out: it deletes the row and never this crate's entry in the
+/// shared cache. Every process refuses the session once the entry is older
+/// than the max age (H1).
+async fn a_django_logout_is_seen_within_the_max_age(mode: Mode) {
+    let Some(rig) = Rig::new(mode).await else {
+        return;
+    };
+    let b = rig.process().await;
+    let url = common::cached_db::sqlite_url(&rig.dir);
+    common::cached_db::a_logout_the_cache_missed_is_seen_within_the_max_age(
+        &rig.a,
+        &b,
+        |key| async move { common::cached_db::django_deletes_the_row(&url, &key).await },
+    )
+    .await;
+    rig.purge().await;
+}
+
+/// Redis drops an entry once the store would no longer serve it (the max
+/// age, plus the second of grace), however long the session lives.
+async fn entries_live_no_longer_than_the_max_age(mode: Mode) {
+    let Some(rig) = Rig::new(mode).await else {
+        return;
+    };
+    let now = real_now();
+    let created = rig
+        .a
+        .store
+        .create(&record(1, now + Duration::weeks(2)), now)
+        .await
+        .expect("create");
+    let redis_key = rig.a.cache.redis_key(&created.cookie_value);
+    let pttl = int(rig.raw(cmd("PTTL").arg(&redis_key)).await);
+    let want = i64::try_from(KEEP.as_millis()).expect("ms") + 1_000;
+    assert!(
+        pttl <= want && pttl > want - 2_000,
+        "PTTL {pttl} ms, expected about {want} ms (the max age plus 1 s)"
+    );
+    let entry = rig.a.cache.get(&created.cookie_value, now).await;
+    let entry = entry.expect("get").expect("an entry");
+    assert_eq!(entry.cached_at, now, "the entry's age is the writer's now");
     rig.purge().await;
 }
 

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use super::env::{self, Source};
 use super::ConfigError;
@@ -93,6 +94,17 @@ pub struct StoreConfig {
     /// `SESSION_DB_TABLE`, default `django_session`; always a safe SQL
     /// identifier (see [`is_valid_table_name`]).
     pub table: String,
+    /// `SESSION_CACHE_MAX_AGE` in whole seconds, default 30
+    /// ([`DEFAULT_MAX_ENTRY_AGE`](crate::store::cached_db::DEFAULT_MAX_ENTRY_AGE)):
+    /// how long `cached_db` serves a cache entry without asking the db, so
+    /// the longest a logout it did not see (Django's, another process's) can
+    /// take to be seen. `0` reads the db on every load.
+    pub cache_max_age: Duration,
+    /// `SESSION_CACHE_SINGLE_PROCESS`, default `false`: declares that one
+    /// process alone serves the database, the only case where `cached_db`
+    /// may keep its cache in-process (`SESSION_CACHE_URL=memory://`) with a
+    /// max age above zero.
+    pub cache_single_process: bool,
 }
 
 impl Default for StoreConfig {
@@ -104,20 +116,25 @@ impl Default for StoreConfig {
             file_path: None,
             key_prefix: String::new(),
             table: "django_session".to_owned(),
+            cache_max_age: crate::store::cached_db::DEFAULT_MAX_ENTRY_AGE,
+            cache_single_process: false,
         }
     }
 }
 
 impl StoreConfig {
     /// Reads `SESSION_ENGINE`, `SESSION_DB_URL`, `SESSION_CACHE_URL`,
-    /// `SESSION_FILE_PATH`, `SESSION_CACHE_KEY_PREFIX` and `SESSION_DB_TABLE`
-    /// from the process environment; unset or blank ones keep the defaults.
+    /// `SESSION_FILE_PATH`, `SESSION_CACHE_KEY_PREFIX`, `SESSION_DB_TABLE`,
+    /// `SESSION_CACHE_MAX_AGE` and `SESSION_CACHE_SINGLE_PROCESS` from the
+    /// process environment; unset or blank ones keep the defaults.
     ///
     /// # Errors
     ///
     /// [`ConfigError::Invalid`] naming the first variable with a value that
     /// cannot be used: an unknown engine, a table name that is not a plain SQL
-    /// identifier, a key prefix with whitespace, or a value that is not Unicode.
+    /// identifier, a key prefix with whitespace, a max age that is not a whole
+    /// number of seconds, a flag that is not a boolean, or a value that is
+    /// not Unicode.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_source(&env::process_env)
     }
@@ -160,6 +177,12 @@ impl StoreConfig {
             }
             config.table = v;
         }
+        if let Some(secs) = env::integer::<u64>(src, "SESSION_CACHE_MAX_AGE")? {
+            config.cache_max_age = Duration::from_secs(secs);
+        }
+        if let Some(v) = env::boolean(src, "SESSION_CACHE_SINGLE_PROCESS")? {
+            config.cache_single_process = v;
+        }
         Ok(config)
     }
 }
@@ -188,6 +211,37 @@ mod tests {
         assert!(!is_valid_table_name("1abc"));
         assert!(!is_valid_table_name("a;drop"));
         assert!(!is_valid_table_name("sessión"));
+    }
+
+    #[test]
+    fn cache_age_and_single_process() {
+        let read = |vars: &'static [(&'static str, &'static str)]| {
+            StoreConfig::from_lookup(|name| {
+                vars.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_owned())
+            })
+        };
+        let default = read(&[]).expect("defaults");
+        assert_eq!(default.cache_max_age, Duration::from_secs(30));
+        assert!(!default.cache_single_process);
+        let set = read(&[
+            ("SESSION_CACHE_MAX_AGE", " 5 "),
+            ("SESSION_CACHE_SINGLE_PROCESS", "TRUE"),
+        ])
+        .expect("valid");
+        assert_eq!(set.cache_max_age, Duration::from_secs(5));
+        assert!(set.cache_single_process);
+        let zero = read(&[("SESSION_CACHE_MAX_AGE", "0")]).expect("valid");
+        assert_eq!(zero.cache_max_age, Duration::ZERO);
+        for bad in [
+            &[("SESSION_CACHE_MAX_AGE", "-1")][..],
+            &[("SESSION_CACHE_MAX_AGE", "30s")],
+            &[("SESSION_CACHE_SINGLE_PROCESS", "yes please")],
+        ] {
+            let err = read(bad).expect_err("invalid").to_string();
+            assert!(err.contains(bad[0].0), "{err}");
+        }
     }
 
     #[test]

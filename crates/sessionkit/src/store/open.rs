@@ -14,7 +14,7 @@ use super::SessionStore;
 /// |---|---|
 /// | `db` | `SESSION_DB_URL`: `sqlite://`, `postgres://`, `mysql://` (table `SESSION_DB_TABLE`) |
 /// | `cache` | `SESSION_CACHE_URL`: `memory://`, `redis://`, `redis+cluster://h:p,h:p`, `memcache://` (key prefix `SESSION_CACHE_KEY_PREFIX`) |
-/// | `cached_db` | the `db` engine behind a cache, `SESSION_CACHE_URL`: in-process (`memory://`), or shared by every process: `redis://`, `redis+cluster://h:p,h:p`, `unix://`, `memcache://` (key prefix `SESSION_CACHE_KEY_PREFIX`) |
+/// | `cached_db` | the `db` engine behind a cache, `SESSION_CACHE_URL`: shared by every process: `redis://`, `redis+cluster://h:p,h:p`, `unix://`, `memcache://` (key prefix `SESSION_CACHE_KEY_PREFIX`), or in-process (`memory://`) only with `SESSION_CACHE_SINGLE_PROCESS=true`; entries served for `SESSION_CACHE_MAX_AGE` seconds without the db |
 /// | `file` | `SESSION_FILE_PATH` (default: the system temp dir), files named cookie name + key |
 /// | `signed_cookies` | no server store: the session is the cookie |
 ///
@@ -131,8 +131,23 @@ async fn open_cached_db(
 ) -> Result<Arc<dyn SessionStore>, StoreError> {
     use super::cached_db::{CachedDbStore, SessionCache};
 
-    let db = open_db(store, session).await?;
     let url = store.cache_url.as_str();
+    // Checked before anything is opened. An in-process cache never hears of
+    // a logout in another process, and `memory://` is the default URL, so a
+    // replicated deployment would get it without asking: it must be chosen.
+    // (A max age of zero never serves from the cache: nothing to refuse.)
+    let stale_reads = !store.cache_max_age.is_zero();
+    if scheme(url) == "memory" && stale_reads && !store.cache_single_process {
+        return Err(StoreError::Config(format!(
+            "SESSION_ENGINE=cached_db with SESSION_CACHE_URL=memory:// keeps an in-process cache \
+             that never sees a logout made by another process (it would go on serving that \
+             session for up to SESSION_CACHE_MAX_AGE, {}s): use a cache every process shares \
+             (redis://, redis+cluster://, memcache://), or set SESSION_CACHE_SINGLE_PROCESS=true \
+             if exactly one process serves this database",
+            store.cache_max_age.as_secs()
+        )));
+    }
+    let db = open_db(store, session).await?;
     // The same constructors as the `cache` engine's, so a URL means the same
     // server and prefix in both.
     let cache: Result<Arc<dyn SessionCache>, StoreError> = match scheme(url) {
@@ -161,7 +176,9 @@ async fn open_cached_db(
             ],
         )),
     };
-    Ok(Arc::new(CachedDbStore::new(cache?, db)))
+    Ok(Arc::new(
+        CachedDbStore::new(cache?, db).with_max_entry_age(store.cache_max_age),
+    ))
 }
 
 fn open_file(

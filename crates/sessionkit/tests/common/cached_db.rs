@@ -4,19 +4,26 @@
 //! file keeps its entry layout, TTL rules, tampering and clean-up.
 
 use std::sync::Arc;
+use std::time::Duration as StdDuration;
 
 use serde_json::json;
 use sessionkit::config::StoreConfig;
-use sessionkit::store::cached_db::{CachedDbStore, SessionCache};
+use sessionkit::store::cached_db::{CachedDbStore, SessionCache, DEFAULT_MAX_ENTRY_AGE};
 use sessionkit::store::db::DbStore;
 use sessionkit::store::{Loaded, Record, SaveOutcome, SessionStore, Version};
-use sessionkit::SessionConfig;
+use sessionkit::{SessionConfig, StoreError};
 use tempfile::TempDir;
 use time::{Duration, OffsetDateTime};
 
 use super::faulty::Faulty;
 use super::proxy::Proxy;
 use super::{codec, data};
+
+/// The max age of a test's own cache writes: the store's default.
+pub(crate) const KEEP: StdDuration = DEFAULT_MAX_ENTRY_AGE;
+
+/// A max age that caps nothing: the session's expiry alone sets the TTL.
+pub(crate) const KEEP_LONG: StdDuration = StdDuration::MAX;
 
 /// The real time cut to microseconds, as Django (and the stores) keep it.
 pub(crate) fn real_now() -> OffsetDateTime {
@@ -51,7 +58,7 @@ pub(crate) async fn saved(
 /// Django's table in the SQLite file of `dir`; every call opens its own
 /// pool, as another process would.
 pub(crate) async fn sqlite(dir: &TempDir) -> Arc<dyn SessionStore> {
-    let url = format!("sqlite://{}", dir.path().join("cached.sqlite3").display());
+    let url = sqlite_url(dir);
     Arc::new(DbStore::sqlite(&url, codec()).await.expect("open SQLite"))
 }
 
@@ -252,7 +259,7 @@ pub(crate) async fn a_late_write_after_a_logout_is_dropped<C: SessionCache>(
     // A logs out; B's write-through of its save arrives only now.
     a.store.delete(key).await.expect("logout in A");
     b_cache
-        .set(key, &record(2, expires_at), &v2, now)
+        .set(key, &record(2, expires_at), &v2, now, KEEP)
         .await
         .expect("a late set is no error");
     assert!(
@@ -351,24 +358,11 @@ pub(crate) async fn open_from_settings(
     prefix: &str,
     cache_type: &str,
 ) -> Arc<dyn SessionStore> {
-    let db_url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("open.sqlite3").display()
-    );
     let vars = [
-        ("SESSION_ENGINE", "cached_db".to_owned()),
-        ("SESSION_DB_URL", db_url),
         ("SESSION_CACHE_URL", cache_url),
         ("SESSION_CACHE_KEY_PREFIX", prefix.to_owned()),
     ];
-    let config = StoreConfig::from_lookup(|name| {
-        vars.iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.clone())
-    })
-    .expect("a valid store config");
-    let session = SessionConfig::new(super::SECRET).expect("a valid config");
-    let store = sessionkit::store::open(&config, &session)
+    let store = open_cached_db(dir, &vars)
         .await
         .unwrap_or_else(|e| panic!("open cached_db on a {cache_type}: {e}"));
     let shown = format!("{store:?}");
@@ -377,4 +371,109 @@ pub(crate) async fn open_from_settings(
         "{shown}"
     );
     store
+}
+
+/// `store::open` with `SESSION_ENGINE=cached_db`, a SQLite file in `dir`
+/// (see [`open_db_url`]) and the other settings from `vars`.
+pub(crate) async fn open_cached_db(
+    dir: &TempDir,
+    vars: &[(&str, String)],
+) -> Result<Arc<dyn SessionStore>, StoreError> {
+    let mut all = vec![
+        ("SESSION_ENGINE", "cached_db".to_owned()),
+        ("SESSION_DB_URL", open_db_url(dir)),
+    ];
+    all.extend(vars.iter().cloned());
+    let config = StoreConfig::from_lookup(|name| {
+        all.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())
+    })
+    .expect("a valid store config");
+    let session = SessionConfig::new(super::SECRET).expect("a valid config");
+    sessionkit::store::open(&config, &session).await
+}
+
+/// The database [`open_cached_db`] puts behind the cache.
+pub(crate) fn open_db_url(dir: &TempDir) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("open.sqlite3").display()
+    )
+}
+
+/// Deletes a session's row with plain SQL in the SQLite database at `url`,
+/// as Django's logout does: the row goes, and no cache of this crate hears
+/// of it.
+pub(crate) async fn django_deletes_the_row(url: &str, key: &str) {
+    let pool = sqlx::SqlitePool::connect(url).await.expect("open SQLite");
+    let deleted = sqlx::query("DELETE FROM django_session WHERE session_key = ?")
+        .bind(key)
+        .execute(&pool)
+        .await
+        .expect("DELETE")
+        .rows_affected();
+    assert_eq!(deleted, 1, "there was no row to delete");
+    pool.close().await;
+}
+
+/// The URL of the database [`sqlite`] opens in `dir`.
+pub(crate) fn sqlite_url(dir: &TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("cached.sqlite3").display())
+}
+
+/// `b` serves a live session from its cache (no db call), then `logout`
+/// deletes it where `b`'s cache cannot see (another process's own cache, or
+/// Django deleting the row). From `now + max_age` on, by the store's clock,
+/// `b` asks its db, refuses the session, and its save finds it gone: a
+/// logout is never served for longer than the max age. `a` made the session.
+pub(crate) async fn a_logout_the_cache_missed_is_seen_within_the_max_age<C, F>(
+    a: &Process<C>,
+    b: &Process<C>,
+    logout: impl FnOnce(String) -> F,
+) where
+    C: SessionCache,
+    F: std::future::Future<Output = ()>,
+{
+    let max_age = b.store.max_entry_age();
+    assert!(!max_age.is_zero(), "the test needs a cache that is used");
+    let now = real_now();
+    let expires_at = now + Duration::hours(1);
+    let created = a
+        .store
+        .create(&record(1, expires_at), now)
+        .await
+        .expect("create in A");
+    let key = created.cookie_value;
+    b.store.load(&key, now).await.expect("load in B");
+    let before = b.db.calls();
+    let loaded = b.store.load(&key, now).await.expect("load in B");
+    assert_eq!(loaded.as_ref().map(count), Some(1));
+    assert_eq!(b.db.calls(), before, "B's cache did not hold the session");
+
+    logout(key.clone()).await;
+
+    let later = now + Duration::try_from(max_age).expect("a max age in range");
+    let before = b.db.calls();
+    assert!(
+        b.store
+            .load(&key, later)
+            .await
+            .expect("load in B")
+            .is_none(),
+        "B served a logged-out session after the max age"
+    );
+    assert_eq!(b.db.calls(), before + 1, "B did not ask its db");
+    let outcome = b
+        .store
+        .save(&key, &record(2, expires_at), &created.version, later)
+        .await
+        .expect("save in B");
+    assert_eq!(outcome, SaveOutcome::Gone, "B's save after the logout");
+    assert!(
+        b.store
+            .load(&key, later)
+            .await
+            .expect("load in B")
+            .is_none(),
+        "B served the logged-out session again"
+    );
 }

@@ -5,9 +5,15 @@
 //! a session engine never writes under a key it did not issue (its `save` is a
 //! compare-and-set that never recreates a deleted session), while a cache in
 //! front of the db must be able to fill any key the db knows.
+//!
+//! Entries carry the time they were written, and the store, not the cache,
+//! decides how long one is trusted without asking the db (its
+//! `max_entry_age`). A cache only has to keep an entry no longer than that on
+//! its own clock, so stale entries do not pile up.
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -24,6 +30,9 @@ pub struct CacheEntry {
     pub record: Record,
     /// The db's version of that record (never the cache's own).
     pub db_version: Version,
+    /// When the entry was written, by the writer's clock (the `now` given to
+    /// [`SessionCache::set`]): how old the db's answer behind it is.
+    pub cached_at: OffsetDateTime,
 }
 
 impl fmt::Debug for CacheEntry {
@@ -33,6 +42,7 @@ impl fmt::Debug for CacheEntry {
             .field("keys", &self.record.data.len())
             .field("expires_at", &self.record.expires_at)
             .field("db_version", &self.db_version)
+            .field("cached_at", &self.cached_at)
             .finish()
     }
 }
@@ -46,17 +56,22 @@ impl fmt::Debug for CacheEntry {
 #[async_trait]
 pub trait SessionCache: Send + Sync + fmt::Debug + 'static {
     /// The entry for `key`, or `None` when there is none or its record
-    /// expired at `now` (`expires_at <= now`).
+    /// expired at `now` (`expires_at <= now`). Its age is the caller's to
+    /// judge (by [`CacheEntry::cached_at`]).
     async fn get(&self, key: &str, now: OffsetDateTime) -> Result<Option<CacheEntry>, StoreError>;
 
-    /// Keeps `record` and its db version under `key`, replacing whatever is
-    /// there, until the record expires.
+    /// Keeps `record` and its db version under `key`, stamped as cached at
+    /// `now`, replacing whatever is there, until the record expires or
+    /// `max_age` has passed, whichever comes first (a cache with a clock of
+    /// its own, such as a server's TTL, may keep it a little longer: the
+    /// caller refuses an entry older than `max_age` anyway).
     async fn set(
         &self,
         key: &str,
         record: &Record,
         db_version: &Version,
         now: OffsetDateTime,
+        max_age: Duration,
     ) -> Result<(), StoreError>;
 
     /// Removes the entry for `key`; removing a missing entry is not an error.
@@ -75,10 +90,44 @@ impl<T: SessionCache + ?Sized> SessionCache for Arc<T> {
         record: &Record,
         db_version: &Version,
         now: OffsetDateTime,
+        max_age: Duration,
     ) -> Result<(), StoreError> {
-        (**self).set(key, record, db_version, now).await
+        (**self).set(key, record, db_version, now, max_age).await
     }
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         (**self).delete(key).await
+    }
+}
+
+/// Until when an entry cached at `now` for a record expiring at `expires_at`
+/// is worth keeping: the earlier of its expiry and `now + max_age` (a
+/// `max_age` too large to add is no cap).
+pub(crate) fn keep_until(
+    expires_at: OffsetDateTime,
+    now: OffsetDateTime,
+    max_age: Duration,
+) -> OffsetDateTime {
+    time::Duration::try_from(max_age)
+        .ok()
+        .and_then(|age| now.checked_add(age))
+        .map_or(expires_at, |cap| cap.min(expires_at))
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn entries_are_kept_until_the_earlier_of_expiry_and_max_age() {
+        let now = datetime!(2026-03-01 12:00:00 UTC);
+        let expires = now + time::Duration::hours(1);
+        let thirty = Duration::from_secs(30);
+        assert_eq!(keep_until(expires, now, thirty), now + thirty);
+        assert_eq!(keep_until(expires, now, Duration::ZERO), now);
+        let soon = now + time::Duration::seconds(5);
+        assert_eq!(keep_until(soon, now, thirty), soon);
+        assert_eq!(keep_until(expires, now, Duration::MAX), expires);
     }
 }

@@ -3,10 +3,13 @@
 //! no I/O.
 //!
 //! Each process has its own: with several processes in front of one
-//! database, a session another process changed or deleted is seen here only
-//! when this process saves it (the save conflicts, or finds it gone) or the
-//! entry expires. Saves never lose an update either way (versions are the
-//! db's); a shared cache (Redis, Memcached) also keeps reads fresh.
+//! database, a session another process changed or **deleted (logged out)**
+//! is seen here only when this process saves it (the save conflicts, or
+//! finds it gone) or the entry outlives the store's `max_entry_age` and the
+//! db is read again. Saves never lose an update either way (versions are the
+//! db's), but reads lag, so `store::open` takes this cache only for a
+//! process declared to be the single one; a shared cache (Redis, Memcached)
+//! sees this crate's logouts at once.
 
 use std::fmt;
 use std::sync::Arc;
@@ -18,7 +21,7 @@ use moka::sync::Cache;
 use moka::Expiry;
 use time::OffsetDateTime;
 
-use super::cache::{CacheEntry, SessionCache};
+use super::cache::{keep_until, CacheEntry, SessionCache};
 use crate::error::StoreError;
 use crate::store::{Record, Version};
 
@@ -122,13 +125,16 @@ impl SessionCache for MemoryCache {
         record: &Record,
         db_version: &Version,
         now: OffsetDateTime,
+        max_age: StdDuration,
     ) -> Result<(), StoreError> {
         // Already expired becomes zero, leaving only the grace.
-        let left = StdDuration::try_from(record.expires_at - now).unwrap_or(StdDuration::ZERO);
+        let until = keep_until(record.expires_at, now, max_age);
+        let left = StdDuration::try_from(until - now).unwrap_or(StdDuration::ZERO);
         let held = Held {
             entry: CacheEntry {
                 record: record.clone(),
                 db_version: db_version.clone(),
+                cached_at: now,
             },
             ttl: left.saturating_add(RECLAIM_GRACE),
         };

@@ -18,9 +18,21 @@
 //! sharing the cache can briefly put back an older entry, and one that cannot
 //! reach the cache leaves its entries unrepaired; either way a read may see
 //! the older session until this process saves it (and conflicts) or the
-//! entry expires. With an in-process cache per process ([`MemoryCache`]),
-//! changes made by another process are seen here the same way — prefer a
-//! shared cache when several processes serve one database.
+//! entry gets too old (below). With an in-process cache per process
+//! ([`MemoryCache`]), changes made by another process are seen here the same
+//! way — use a shared cache when several processes serve one database.
+//!
+//! **Entries are trusted for a bounded time.** A hit is served without the
+//! db only while the entry is younger than [`max_entry_age`]
+//! ([`DEFAULT_MAX_ENTRY_AGE`], measured with the `now` the store is given);
+//! an older one is a miss: the db is read and the entry refilled or dropped.
+//! Caches also keep entries no longer than that. So a session deleted where
+//! this process's cache cannot see it — a logout in another process with its
+//! own in-process cache, a logout **by Django** (it deletes the row, never
+//! this crate's entry), a logout whose cache delete failed — is refused here
+//! within `max_entry_age` at most. Zero reads the db on every load.
+//!
+//! [`max_entry_age`]: CachedDbStore::with_max_entry_age
 //!
 //! `clear_expired` is the db's (the cache drops entries when their session
 //! expires), and so is `accepts`.
@@ -44,6 +56,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -57,11 +70,17 @@ mod coherence;
 #[cfg(feature = "memory")]
 mod memory;
 
+pub(crate) use cache::keep_until;
 pub use cache::{CacheEntry, SessionCache};
 #[cfg(feature = "memory")]
 pub use memory::{MemoryCache, DEFAULT_CAPACITY};
 
 use coherence::{Coherence, Epoch};
+
+/// How long a cache entry is served without asking the db, unless
+/// [`CachedDbStore::with_max_entry_age`] says otherwise: the longest a
+/// logout this process's cache did not see can take to be seen here.
+pub const DEFAULT_MAX_ENTRY_AGE: Duration = Duration::from_secs(30);
 
 /// A cache in front of a db store (Django's `cached_db`). Cheap to clone;
 /// clones share the cache, the db and the fences.
@@ -70,6 +89,7 @@ pub struct CachedDbStore {
     cache: Arc<dyn SessionCache>,
     db: Arc<dyn SessionStore>,
     coherence: Arc<Coherence>,
+    max_entry_age: Duration,
 }
 
 impl CachedDbStore {
@@ -82,7 +102,37 @@ impl CachedDbStore {
             cache,
             db,
             coherence: Arc::new(Coherence::new()),
+            max_entry_age: DEFAULT_MAX_ENTRY_AGE,
         }
+    }
+
+    /// How long a cache entry is served without asking the db, by the `now`
+    /// the store is given; an older entry is a miss and is refilled from the
+    /// db. This bounds how long a session deleted behind this process's
+    /// cache (by another process, by Django) stays usable here. Zero reads
+    /// the db on every load and writes nothing to the cache; longer means
+    /// fewer db reads and a longer lag.
+    #[must_use]
+    pub fn with_max_entry_age(mut self, max_entry_age: Duration) -> Self {
+        self.max_entry_age = max_entry_age;
+        self
+    }
+
+    /// How long a cache entry is served without asking the db.
+    pub fn max_entry_age(&self) -> Duration {
+        self.max_entry_age
+    }
+
+    /// Whether the cache is used at all (a zero age never trusts it).
+    fn caching(&self) -> bool {
+        !self.max_entry_age.is_zero()
+    }
+
+    /// Whether an entry cached at `cached_at` may still be served at `now`.
+    /// An entry from the future (clocks that disagree) counts its distance
+    /// too, so a skewed writer cannot stretch the bound.
+    fn is_fresh(&self, cached_at: OffsetDateTime, now: OffsetDateTime) -> bool {
+        (now - cached_at).unsigned_abs() < self.max_entry_age
     }
 
     /// The authoritative store.
@@ -106,10 +156,17 @@ impl CachedDbStore {
         epoch: Epoch,
         now: OffsetDateTime,
     ) {
+        if !self.caching() {
+            return;
+        }
         if record.expires_at <= now {
             return self.evict(key).await;
         }
-        match self.cache.set(key, record, db_version, now).await {
+        match self
+            .cache
+            .set(key, record, db_version, now, self.max_entry_age)
+            .await
+        {
             Ok(()) if self.coherence.settle(key, epoch) => {}
             Ok(()) => self.evict(key).await,
             Err(e) => {
@@ -185,6 +242,7 @@ impl fmt::Debug for CachedDbStore {
             .field("cache", &self.cache)
             .field("db", &self.db)
             .field("untrusted", &self.coherence.untrusted_count())
+            .field("max_entry_age", &self.max_entry_age)
             .finish()
     }
 }
@@ -200,17 +258,21 @@ impl SessionStore for CachedDbStore {
         // assumed when the cache fails to answer: a key nobody issued must
         // not take a place among the untrusted ones.
         let mut doubtful = !self.coherence.is_trusted(key);
-        if !doubtful {
+        if !doubtful && self.caching() {
             match self.cache.get(key, now).await {
-                Ok(Some(entry)) if entry.record.expires_at > now => {
+                Ok(Some(entry))
+                    if entry.record.expires_at > now && self.is_fresh(entry.cached_at, now) =>
+                {
                     return Ok(Some(Loaded {
                         record: entry.record,
                         version: entry.db_version,
                     }));
                 }
                 Ok(None) => {}
-                // Expired by the caller's clock but kept by the cache's: the
-                // db decides, and the entry is refreshed or dropped below.
+                // Expired by the caller's clock but kept by the cache's, or
+                // too old to vouch that the row is still there (it may have
+                // been deleted where this cache could not see): the db
+                // decides, and the entry is refreshed or dropped below.
                 Ok(Some(_)) => doubtful = true,
                 Err(e) => tracing::warn!(
                     session = %log_tag(key),
@@ -266,10 +328,27 @@ impl SessionStore for CachedDbStore {
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         // The db first: dropping the entry first would let a racing load
-        // refill it from the row about to go.
-        self.db.delete(key).await?;
+        // refill it from the row about to go. The entry goes even when the
+        // db fails: it may have deleted the row and lost the reply, and an
+        // entry must never outlive its row (a row still there costs one db
+        // read).
+        let deleted = self.db.delete(key).await;
         self.invalidate(key).await;
-        Ok(())
+        deleted
+    }
+
+    async fn delete_if(
+        &self,
+        key: &str,
+        expected: &Version,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        // The db compares, never the cache: an entry may hold an older
+        // version than the row. Whatever it answers, the entry goes, as for
+        // `delete` (a refusal means the entry may be stale too).
+        let deleted = self.db.delete_if(key, expected, now).await;
+        self.invalidate(key).await;
+        deleted
     }
 
     async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {

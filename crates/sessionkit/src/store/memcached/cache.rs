@@ -1,7 +1,9 @@
 //! Memcached as the shared cache of a
 //! [`CachedDbStore`](crate::store::cached_db::CachedDbStore): every process in
 //! front of one database reads the same entries, so a logout or a save in
-//! one is seen by the others at once.
+//! one is seen by the others at once. A logout this cache never hears of
+//! (Django deletes the row, not this entry) is seen once the entry is older
+//! than the store's `max_entry_age`, and memcached drops the entry by then.
 //!
 //! # Entries
 //!
@@ -13,19 +15,21 @@
 //! `<expires_at>:<signed session>`:
 //!
 //! ```text
-//! <expires_at in Unix µs>:<db version, URL-safe base64 without padding>:<signed session>
+//! <expires_at in Unix µs>:<cached at, Unix µs>:<db version, URL-safe base64 without padding>:<signed session>
 //! ```
 //!
 //! The session is signed the Django way with the store's codec, as the engine
 //! writes it; the db's version bytes are opaque (any bytes), hence base64,
-//! whose alphabet has no `:`.
+//! whose alphabet has no `:`. "Cached at" is when the entry was written, by
+//! the writer's clock (how old the db's answer is; the store judges it).
 //!
-//! The TTL follows the engine's rules: whole seconds left, rounded up, plus
-//! one; beyond 30 days an absolute Unix time on the real clock; none past
-//! 2038 (the expiry in the value still ends it); a record already expired is
-//! deleted, never written. `get` compares the expiry with the caller's `now`
-//! itself. Like the engine, this needs memcached 1.6 or later with CAS
-//! enabled.
+//! The TTL follows the engine's rules, counted to the session's expiry or
+//! the end of the entry's `max_age`, whichever comes first: whole seconds
+//! left, rounded up, plus one; beyond 30 days an absolute Unix time on the
+//! real clock; none past 2038 (the expiry in the value still ends it); a
+//! record already expired is deleted, never written. `get` compares the
+//! expiry with the caller's `now` itself. Like the engine, this needs
+//! memcached 1.6 or later with CAS enabled.
 //!
 //! # Deletes hold off writes
 //!
@@ -89,7 +93,7 @@ use super::error::Unexpected;
 use super::{MemcachedStore, DEFAULT_ITEM_LIMIT};
 use crate::error::StoreError;
 use crate::key;
-use crate::store::cached_db::{CacheEntry, SessionCache};
+use crate::store::cached_db::{keep_until, CacheEntry, SessionCache};
 use crate::store::{Record, SessionMap, Version};
 
 /// Django's logical cache key prefix of its `cached_db` engine
@@ -291,28 +295,50 @@ fn unexpected(command: &'static str, reply: &Reply) -> StoreError {
 }
 
 /// The bytes stored for an entry.
-fn encode(expires_at: OffsetDateTime, db_version: &[u8], signed: &str) -> Vec<u8> {
+fn encode(
+    expires_at: OffsetDateTime,
+    cached_at: OffsetDateTime,
+    db_version: &[u8],
+    signed: &str,
+) -> Vec<u8> {
     let mut rest = URL_SAFE_NO_PAD.encode(db_version);
     rest.push(':');
     rest.push_str(signed);
-    entry::encode(expires_at, rest.as_bytes())
+    // The cache time has the expiry's form, so the engine's framing nests.
+    entry::encode(expires_at, &entry::encode(cached_at, rest.as_bytes()))
 }
 
-/// An entry's parts as stored: expiry, raw db version, signed session; or
-/// what makes it unreadable.
-fn parse(value: &[u8]) -> Result<(OffsetDateTime, Vec<u8>, &[u8]), &'static str> {
-    let parsed = entry::parse(value);
-    let expires_at = parsed.expires_at.ok_or("unreadable expiry")?;
-    let colon = parsed
+/// An entry as stored, with its db version decoded.
+struct Parsed<'a> {
+    expires_at: OffsetDateTime,
+    cached_at: OffsetDateTime,
+    db_version: Vec<u8>,
+    signed: &'a [u8],
+}
+
+/// An entry's parts as stored, or what makes it unreadable.
+fn parse(value: &[u8]) -> Result<Parsed<'_>, &'static str> {
+    let outer = entry::parse(value);
+    let expires_at = outer.expires_at.ok_or("unreadable expiry")?;
+    let inner = entry::parse(outer.signed);
+    // An entry without one (written before entries had an age) is refused
+    // too: how old it is cannot be told.
+    let cached_at = inner.expires_at.ok_or("unreadable cache time")?;
+    let colon = inner
         .signed
         .iter()
         .position(|&b| b == b':')
         .ok_or("no db version")?;
-    let (version, signed) = (&parsed.signed[..colon], &parsed.signed[colon + 1..]);
-    let version = URL_SAFE_NO_PAD
+    let (version, signed) = (&inner.signed[..colon], &inner.signed[colon + 1..]);
+    let db_version = URL_SAFE_NO_PAD
         .decode(version)
         .map_err(|_| "unreadable db version")?;
-    Ok((expires_at, version, signed))
+    Ok(Parsed {
+        expires_at,
+        cached_at,
+        db_version,
+        signed,
+    })
 }
 
 #[async_trait]
@@ -329,7 +355,12 @@ impl SessionCache for MemcachedCache {
         if item.value == TOMBSTONE {
             return Ok(None);
         }
-        let (expires_at, db_version, signed) = match parse(&item.value) {
+        let Parsed {
+            expires_at,
+            cached_at,
+            db_version,
+            signed,
+        } = match parse(&item.value) {
             Ok(parts) => parts,
             Err(why) => return self.refuse(key, &full_key, item.cas, why).await,
         };
@@ -343,6 +374,7 @@ impl SessionCache for MemcachedCache {
         Ok(Some(CacheEntry {
             record: Record::new(data, expires_at),
             db_version: Version::new(db_version),
+            cached_at,
         }))
     }
 
@@ -352,6 +384,7 @@ impl SessionCache for MemcachedCache {
         record: &Record,
         db_version: &Version,
         now: OffsetDateTime,
+        max_age: Duration,
     ) -> Result<(), StoreError> {
         if !key::is_valid_key(key) {
             return Err(StoreError::Backend(Box::new(UnfitKey)));
@@ -362,12 +395,14 @@ impl SessionCache for MemcachedCache {
             return self.delete(key).await;
         }
         let wall_clock = OffsetDateTime::now_utc().unix_timestamp();
-        let Some(exptime) = entry::exptime(record.expires_at, now, wall_clock) else {
-            // Expired: whatever is there is of no use either.
+        let until = keep_until(record.expires_at, now, max_age);
+        let Some(exptime) = entry::exptime(until, now, wall_clock) else {
+            // Expired, or to be kept for no time: whatever is there is of no
+            // use either.
             return self.delete(key).await;
         };
         let signed = self.store.codec.encode(&record.data, now);
-        let bytes = encode(record.expires_at, db_version.as_bytes(), &signed);
+        let bytes = encode(record.expires_at, now, db_version.as_bytes(), &signed);
         self.write(key, &bytes, exptime).await
     }
 
@@ -408,11 +443,13 @@ mod tests {
             b"\x00\xff:\n \r",
             &[b'v'; 300],
         ] {
-            let bytes = encode(AT, version, "payload:ts:sig");
-            let (expires_at, back, signed) = parse(&bytes).expect("readable");
-            assert_eq!(expires_at, AT);
-            assert_eq!(back, version);
-            assert_eq!(signed, b"payload:ts:sig");
+            let cached_at = AT - time::Duration::seconds(3);
+            let bytes = encode(AT, cached_at, version, "payload:ts:sig");
+            let parsed = parse(&bytes).expect("readable");
+            assert_eq!(parsed.expires_at, AT);
+            assert_eq!(parsed.cached_at, cached_at);
+            assert_eq!(parsed.db_version, version);
+            assert_eq!(parsed.signed, b"payload:ts:sig");
         }
     }
 
@@ -420,9 +457,16 @@ mod tests {
     fn unreadable_entries_say_why() {
         for (value, why) in [
             (&b"no expiry"[..], "unreadable expiry"),
-            (b"1772368496789012:nocolon", "no db version"),
-            (b"1772368496789012:***:signed", "unreadable db version"),
-            (b"1772368496789012:AA=:signed", "unreadable db version"),
+            (b"1772368496789012:AAAA:signed", "unreadable cache time"),
+            (b"1772368496789012:1772368496:nocolon", "no db version"),
+            (
+                b"1772368496789012:1772368496:***:signed",
+                "unreadable db version",
+            ),
+            (
+                b"1772368496789012:1772368496:AA=:signed",
+                "unreadable db version",
+            ),
         ] {
             assert_eq!(parse(value).err(), Some(why), "{value:?}");
         }

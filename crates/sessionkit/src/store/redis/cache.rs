@@ -1,7 +1,9 @@
 //! Redis (one server or a Cluster) as the shared cache of a
 //! [`CachedDbStore`](crate::store::cached_db::CachedDbStore): every process in
 //! front of one database reads the same entries, so a logout or a save in
-//! one is seen by the others at once.
+//! one is seen by the others at once. A logout this cache never hears of
+//! (Django deletes the row, not this entry) is seen once the entry is older
+//! than the store's `max_entry_age`, and Redis drops the entry by then.
 //!
 //! # Entries
 //!
@@ -15,13 +17,17 @@
 //!   codec, as the engine writes it;
 //! - `expire_date`: the exact expiry in Unix microseconds (decimal);
 //! - `db_version`: the db's version bytes, URL-safe base64 without padding
-//!   (they are opaque and may be any bytes).
+//!   (they are opaque and may be any bytes);
+//! - `cached_at`: when the entry was written, in Unix microseconds by the
+//!   writer's clock (how old the db's answer is).
 //!
 //! A set replaces the whole hash and its TTL in one script, so a reader never
 //! sees half an entry. The TTL follows the engine's rule (the time left in
-//! milliseconds, rounded up, plus a second of grace); a record already
-//! expired is deleted, never written. `get` compares `expire_date` with the
-//! caller's `now` itself.
+//! milliseconds, rounded up, plus a second of grace), counted to the
+//! session's expiry or the end of the entry's `max_age`, whichever comes
+//! first; a record already expired is deleted, never written. `get` compares
+//! `expire_date` with the caller's `now` itself; the store judges
+//! `cached_at`.
 //!
 //! # Deletes hold off writes
 //!
@@ -80,7 +86,7 @@ use super::script::Lua;
 use super::{expiry, reply, RedisStore, DATA_FIELD, EXPIRY_FIELD};
 use crate::error::StoreError;
 use crate::key;
-use crate::store::cached_db::{CacheEntry, SessionCache};
+use crate::store::cached_db::{keep_until, CacheEntry, SessionCache};
 use crate::store::{Record, SessionMap, Version};
 
 /// Django's logical cache key prefix of its `cached_db` engine
@@ -93,11 +99,15 @@ pub const DEFAULT_HOLD_OFF: Duration = Duration::from_secs(10);
 
 /// The hash field holding the db's version, base64 (also named in the script).
 const VERSION_FIELD: &str = "db_version";
+/// The hash field holding when the entry was written, Unix µs (also named in
+/// the script).
+const CACHED_AT_FIELD: &str = "cached_at";
 /// The only field of a tombstone (also named in the scripts).
 const TOMBSTONE_FIELD: &str = "tombstone";
 
 /// Replaces the entry unless a tombstone holds it off. `ARGV`: signed data,
-/// expiry (Unix µs), db version (base64), TTL (ms, > 0). Returns `1`
+/// expiry (Unix µs), db version (base64), TTL (ms, > 0), cached at (Unix
+/// µs). Returns `1`
 /// written, `0` held off. The `DEL` drops fields or a value of another type
 /// that may be there, so the hash holds exactly these fields.
 static SET: LazyLock<Lua> = LazyLock::new(|| {
@@ -106,7 +116,7 @@ static SET: LazyLock<Lua> = LazyLock::new(|| {
 local kind = redis.call('TYPE', KEYS[1])['ok']
 if kind == 'hash' and redis.call('HEXISTS', KEYS[1], 'tombstone') == 1 then return 0 end
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'session_data', ARGV[1], 'expire_date', ARGV[2], 'db_version', ARGV[3])
+redis.call('HSET', KEYS[1], 'session_data', ARGV[1], 'expire_date', ARGV[2], 'db_version', ARGV[3], 'cached_at', ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
 ",
@@ -225,17 +235,17 @@ impl fmt::Debug for RedisCache {
     }
 }
 
-/// The four fields as `HMGET` returns them, each `None` when missing: data,
-/// expiry, db version, tombstone.
-type Fields = [Option<Vec<u8>>; 4];
+/// The five fields as `HMGET` returns them, each `None` when missing: data,
+/// expiry, db version, cached at, tombstone.
+type Fields = [Option<Vec<u8>>; 5];
 
 fn fields(reply: Value) -> Result<Fields, StoreError> {
     let unexpected = || StoreError::Backend(Box::new(UnexpectedReply { command: "HMGET" }));
     let Value::Array(items) = reply else {
         return Err(unexpected());
     };
-    let items = <[Value; 4]>::try_from(items).map_err(|_| unexpected())?;
-    let mut out: Fields = [None, None, None, None];
+    let items = <[Value; 5]>::try_from(items).map_err(|_| unexpected())?;
+    let mut out: Fields = [None, None, None, None, None];
     for (slot, item) in out.iter_mut().zip(items) {
         *slot = match item {
             Value::Nil => None,
@@ -255,21 +265,26 @@ impl SessionCache for RedisCache {
             .arg(DATA_FIELD)
             .arg(EXPIRY_FIELD)
             .arg(VERSION_FIELD)
+            .arg(CACHED_AT_FIELD)
             .arg(TOMBSTONE_FIELD);
         let found = match self.store.conn.query(&hmget).await {
             Ok(found) => found,
             Err(e) if is_wrong_type(&e) => return self.refuse(key, "not a hash").await,
             Err(e) => return Err(from_redis(e)),
         };
-        let (signed, expire_date, version) = match fields(found)? {
-            [None, None, None, None] | [None, None, None, Some(_)] => return Ok(None),
-            [Some(signed), Some(expire_date), Some(version), None] => {
-                (signed, expire_date, version)
+        let (signed, expire_date, version, cached_at) = match fields(found)? {
+            [None, None, None, None, None] | [None, None, None, None, Some(_)] => return Ok(None),
+            [Some(signed), Some(expire_date), Some(version), Some(cached_at), None] => {
+                (signed, expire_date, version, cached_at)
             }
+            // An entry without `cached_at` too: its age is unknown.
             _ => return self.refuse(key, "fields missing").await,
         };
         let Some(expires_at) = expiry::from_micros(&expire_date) else {
             return self.refuse(key, "unreadable expiry").await;
+        };
+        let Some(cached_at) = expiry::from_micros(&cached_at) else {
+            return self.refuse(key, "unreadable cache time").await;
         };
         if expires_at <= now {
             // Redis drops it at its TTL; until then it is simply not there.
@@ -284,6 +299,7 @@ impl SessionCache for RedisCache {
         Ok(Some(CacheEntry {
             record: Record::new(data, expires_at),
             db_version: Version::new(db_version),
+            cached_at,
         }))
     }
 
@@ -293,20 +309,23 @@ impl SessionCache for RedisCache {
         record: &Record,
         db_version: &Version,
         now: OffsetDateTime,
+        max_age: Duration,
     ) -> Result<(), StoreError> {
         // A version that asks for a rewrite would lose that mark in the
         // entry; without an entry, every load asks the db and gets it.
         if db_version.must_rewrite() {
             return self.delete(key).await;
         }
-        let Some(ttl) = expiry::ttl_ms(record.expires_at, now) else {
-            // Expired: whatever is there is of no use either.
+        let Some(ttl) = expiry::ttl_ms(keep_until(record.expires_at, now, max_age), now) else {
+            // Expired, or to be kept for no time: whatever is there is of no
+            // use either.
             return self.delete(key).await;
         };
         let signed = self.store.codec.encode(&record.data, now);
         let expires = expiry::to_micros(record.expires_at).to_string();
         let version = URL_SAFE_NO_PAD.encode(db_version.as_bytes());
         let ttl = ttl.to_string();
+        let cached_at = expiry::to_micros(now).to_string();
         let written = SET
             .run(
                 &self.store.conn,
@@ -316,6 +335,7 @@ impl SessionCache for RedisCache {
                     expires.as_bytes(),
                     version.as_bytes(),
                     ttl.as_bytes(),
+                    cached_at.as_bytes(),
                 ],
             )
             .await
@@ -355,22 +375,35 @@ mod tests {
 
     #[test]
     fn hmget_replies() {
-        let all = Value::Array(vec![bulk(b"d"), bulk(b"1"), bulk(b""), Value::Nil]);
+        let all = Value::Array(vec![
+            bulk(b"d"),
+            bulk(b"1"),
+            bulk(b""),
+            bulk(b"2"),
+            Value::Nil,
+        ]);
         assert_eq!(
             fields(all).ok(),
             Some([
                 Some(b"d".to_vec()),
                 Some(b"1".to_vec()),
                 Some(Vec::new()),
+                Some(b"2".to_vec()),
                 None
             ])
         );
-        let none = Value::Array(vec![Value::Nil, Value::Nil, Value::Nil, Value::Nil]);
-        assert_eq!(fields(none).ok(), Some([None, None, None, None]));
+        let none = Value::Array(vec![Value::Nil; 5]);
+        assert_eq!(fields(none).ok(), Some([None, None, None, None, None]));
         for odd in [
             Value::Nil,
-            Value::Array(vec![bulk(b"d"), bulk(b"1"), bulk(b"v")]),
-            Value::Array(vec![bulk(b"d"), bulk(b"1"), bulk(b"v"), Value::Int(1)]),
+            Value::Array(vec![bulk(b"d"), bulk(b"1"), bulk(b"v"), bulk(b"2")]),
+            Value::Array(vec![
+                bulk(b"d"),
+                bulk(b"1"),
+                bulk(b"v"),
+                bulk(b"2"),
+                Value::Int(1),
+            ]),
         ] {
             assert!(matches!(fields(odd), Err(StoreError::Backend(_))));
         }
