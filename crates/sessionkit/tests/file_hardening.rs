@@ -206,6 +206,46 @@ fn a_lock_held_elsewhere_gives_unavailable_not_a_hang() {
     });
 }
 
+#[test]
+fn fifos_planted_as_lock_files_give_an_error_not_a_hang() {
+    let dir = TempDir::new().expect("temp dir");
+    let store = store(dir.path());
+    let locks = dir.path().join(".sessionkit-locks");
+    fs::create_dir(&locks).expect("the lock directory");
+    for i in 0..64 {
+        mkfifo(&locks.join(format!("{i:02}")));
+    }
+    within(LIMIT, async {
+        let saved = store.create(&record(json!({"n": 1})), NOW).await.unwrap();
+        let key = saved.cookie_value;
+        let next = record(json!({"n": 2}));
+        let err = store.save(&key, &next, &saved.version, NOW).await;
+        assert!(matches!(err, Err(StoreError::Backend(_))), "{err:?}");
+        let err = store.delete(&key).await;
+        assert!(matches!(err, Err(StoreError::Backend(_))), "{err:?}");
+        let loaded = store.load(&key, NOW).await.unwrap().expect("kept");
+        assert_eq!(loaded.version, saved.version);
+    });
+}
+
+#[test]
+fn a_symlinked_lock_directory_is_not_used() {
+    let (dir, elsewhere) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let store = store(dir.path());
+    std::os::unix::fs::symlink(elsewhere.path(), dir.path().join(".sessionkit-locks"))
+        .expect("symlink");
+    within(LIMIT, async {
+        let saved = store.create(&record(json!({"n": 1})), NOW).await.unwrap();
+        let next = record(json!({"n": 2}));
+        let err = store
+            .save(&saved.cookie_value, &next, &saved.version, NOW)
+            .await;
+        assert!(matches!(err, Err(StoreError::Backend(_))), "{err:?}");
+    });
+    let planted = fs::read_dir(elsewhere.path()).unwrap().count();
+    assert_eq!(planted, 0, "lock files were made through the symlink");
+}
+
 #[tokio::test]
 async fn delete_if_deletes_only_the_expected_version() {
     let dir = TempDir::new().expect("temp dir");
