@@ -78,7 +78,7 @@ pub struct StoreArgs {
     #[arg(long, value_name = "URL")]
     pub cache: Option<String>,
     /// Directory of the file engine; default `SESSION_FILE_PATH`, else the
-    /// system's temporary directory (as Django).
+    /// private `<temp dir>/sessionkit-<uid>` (Django uses the temp dir itself).
     #[arg(long, value_name = "DIR")]
     pub file_path: Option<PathBuf>,
     /// Session table; default `SESSION_DB_TABLE`, else `django_session`.

@@ -56,7 +56,10 @@ pub(crate) async fn run(args: StatsArgs) -> Result<(), CliError> {
                 &args.secrets.fallback_secrets,
                 Secret::Required,
             )?;
-            let dir = target.file_path.clone().unwrap_or_else(std::env::temp_dir);
+            let dir = match &target.file_path {
+                Some(dir) => dir.clone(),
+                None => default_file_dir()?,
+            };
             count_files(&dir, &session, now)?
         }
         Engine::Cache | Engine::SignedCookies => {
@@ -81,6 +84,20 @@ pub(crate) async fn run(args: StatsArgs) -> Result<(), CliError> {
     } else {
         output::line(&format!("live {}\nexpired {}", counts.live, counts.expired))
     }
+}
+
+/// The file engine's directory when none is configured: the service's
+/// private `<temp dir>/sessionkit-<uid>` (see `FileStore::default_dir`).
+#[cfg(feature = "file")]
+fn default_file_dir() -> Result<std::path::PathBuf, CliError> {
+    sessionkit::store::file::FileStore::default_dir()
+        .map_err(|e| CliError::with("no usable default session directory", e))
+}
+
+/// Without the file engine built in, Django's default: the temp dir.
+#[cfg(not(feature = "file"))]
+fn default_file_dir() -> Result<std::path::PathBuf, CliError> {
+    Ok(std::env::temp_dir())
 }
 
 /// Reads every session file in `dir`: `SESSION_COOKIE_NAME` + a session key.

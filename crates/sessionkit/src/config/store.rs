@@ -86,8 +86,8 @@ pub struct StoreConfig {
     pub db_url: String,
     /// `SESSION_CACHE_URL`, default `memory://` (in-process).
     pub cache_url: String,
-    /// `SESSION_FILE_PATH`, default none (the system's temporary directory,
-    /// as Django).
+    /// `SESSION_FILE_PATH`, default none: a private `<temp dir>/sessionkit-<uid>`,
+    /// mode 0700 (Django uses the temp dir itself).
     pub file_path: Option<PathBuf>,
     /// `SESSION_CACHE_KEY_PREFIX`, default empty.
     pub key_prefix: String,

@@ -15,7 +15,7 @@ use super::SessionStore;
 /// | `db` | `SESSION_DB_URL`: `sqlite://`, `postgres://`, `mysql://` (table `SESSION_DB_TABLE`) |
 /// | `cache` | `SESSION_CACHE_URL`: `memory://`, `redis://`, `redis+cluster://h:p,h:p`, `memcache://` (key prefix `SESSION_CACHE_KEY_PREFIX`) |
 /// | `cached_db` | the `db` engine behind a cache, `SESSION_CACHE_URL`: shared by every process: `redis://`, `redis+cluster://h:p,h:p`, `unix://`, `memcache://` (key prefix `SESSION_CACHE_KEY_PREFIX`), or in-process (`memory://`) only with `SESSION_CACHE_SINGLE_PROCESS=true`; entries served for `SESSION_CACHE_MAX_AGE` seconds without the db |
-/// | `file` | `SESSION_FILE_PATH` (default: the system temp dir), files named cookie name + key |
+/// | `file` | `SESSION_FILE_PATH` (default: `<temp dir>/sessionkit-<uid>`, 0700), files named cookie name + key |
 /// | `signed_cookies` | no server store: the session is the cookie |
 ///
 /// # Errors
@@ -188,7 +188,11 @@ fn open_file(
     #[cfg(feature = "file")]
     {
         use super::file::{FileOptions, FileStore};
-        let dir = store.file_path.clone().unwrap_or_else(std::env::temp_dir);
+        // Unset: a private directory, not the shared temp dir Django uses.
+        let dir = match &store.file_path {
+            Some(dir) => dir.clone(),
+            None => FileStore::default_dir()?,
+        };
         let options = FileOptions::new()
             .prefix(session.cookie_name.clone())
             .cookie_age(session.cookie_age);

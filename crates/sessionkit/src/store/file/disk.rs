@@ -4,11 +4,17 @@
 //! Every write happens under the key's stripe lock ([`super::lock`]) and
 //! goes through a temp file renamed over the target, so readers never take
 //! a lock and never see half a file.
+//!
+//! Whatever sits at a session's name is opened without following symlinks
+//! and without waiting (`O_NOFOLLOW | O_NONBLOCK`), must be a regular file,
+//! and is read at most [`MAX_FILE`] bytes: a FIFO, a symlink (to
+//! `/dev/zero`, to another session's file) or a directory planted there is
+//! not a session, and never hangs a thread or fills the memory.
 
-use std::fs::{self, File, OpenOptions, ReadDir};
+use std::fs::{self, File, ReadDir};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tempfile::NamedTempFile;
 use time::OffsetDateTime;
@@ -23,6 +29,11 @@ use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionMap, Version};
 
 /// How many fresh keys `create` tries before giving up.
 pub(super) const CREATE_ATTEMPTS: usize = 10;
+
+/// The most of a session file that is read. Django's own sessions are far
+/// smaller (its cache and database backends have lower limits in practice);
+/// a larger file loads as corrupt: empty, keeping its key.
+pub(super) const MAX_FILE: u64 = 8 << 20;
 
 /// One session directory and how its files are named, signed and expired.
 pub(super) struct Disk {
@@ -62,8 +73,14 @@ impl Session {
 }
 
 impl Disk {
-    pub(super) fn new(dir: PathBuf, prefix: Prefix, cookie_age: i64, codec: Codec) -> Self {
-        let locks = Locks::new(&dir);
+    pub(super) fn new(
+        dir: PathBuf,
+        prefix: Prefix,
+        cookie_age: i64,
+        codec: Codec,
+        lock_timeout: Duration,
+    ) -> Self {
+        let locks = Locks::new(&dir, lock_timeout);
         Self {
             dir,
             prefix,
@@ -99,7 +116,7 @@ impl Disk {
 
     pub(super) fn load(&self, key: &str, now: OffsetDateTime) -> io::Result<Option<Loaded>> {
         let path = self.path(key)?;
-        let Some(stored) = self.read(&path, false)? else {
+        let Some(stored) = self.read(key, &path, false)? else {
             return Ok(None);
         };
         let session = self.decode(key, &stored, now, true);
@@ -165,7 +182,7 @@ impl Disk {
     ) -> io::Result<SaveOutcome> {
         let path = self.path(key)?;
         let _held = self.locks.lock(key)?;
-        let Some(stored) = self.read(&path, false)? else {
+        let Some(stored) = self.read(key, &path, false)? else {
             return Ok(SaveOutcome::Gone);
         };
         if stored.content != expected {
@@ -196,6 +213,31 @@ impl Disk {
         remove(&path)
     }
 
+    /// Deletes `key`'s file if it still holds `expected`, under the lock so
+    /// no save lands between the compare and the unlink. `true` when the
+    /// session is gone: deleted now, or already absent or expired (as a load
+    /// would say); `false` when it holds something newer and is kept.
+    pub(super) fn delete_if(
+        &self,
+        key: &str,
+        expected: &[u8],
+        now: OffsetDateTime,
+    ) -> io::Result<bool> {
+        let path = self.path(key)?;
+        let _held = self.locks.lock(key)?;
+        let Some(stored) = self.read(key, &path, false)? else {
+            return Ok(true);
+        };
+        let session = (stored.content != expected).then(|| self.decode(key, &stored, now, false));
+        drop(stored);
+        match session {
+            Some(newer) if newer.is_live(now) => Ok(false),
+            // An unreadable mtime: not live, but kept for an operator.
+            Some(odd) if !odd.is_expired(now) => Ok(true),
+            _ => remove(&path).map(|()| true),
+        }
+    }
+
     /// Sets the mtime so the session expires at `expires_at`. The content,
     /// and so the version, stays. A session whose expiry is an absolute
     /// `_session_expiry` date keeps it: that date is inside the signed data,
@@ -208,7 +250,7 @@ impl Disk {
     ) -> io::Result<bool> {
         let path = self.path(key)?;
         let _held = self.locks.lock(key)?;
-        let Some(stored) = self.read(&path, true)? else {
+        let Some(stored) = self.read(key, &path, true)? else {
             return Ok(false);
         };
         let session = self.decode(key, &stored, now, false);
@@ -269,20 +311,27 @@ impl Disk {
         Ok((removed, false))
     }
 
-    /// Deletes `key`'s file if it is expired at `now`. Checked again under
-    /// the lock, so a file a save has just rewritten is never deleted.
+    /// Deletes `key`'s file if it is expired at `now`. Looked at first
+    /// without the lock (most files are live, so most need no lock), then
+    /// again under it, so a file a save has just rewritten is never deleted.
     fn remove_if_expired(&self, key: &str, now: OffsetDateTime) -> io::Result<bool> {
         let path = self.path(key)?;
-        let _held = self.locks.lock(key)?;
-        let Some(stored) = self.read(&path, false)? else {
+        if !self.is_expired(key, &path, now)? {
             return Ok(false);
-        };
-        let expired = self.decode(key, &stored, now, false).is_expired(now);
-        drop(stored);
-        if expired {
-            remove(&path)?;
         }
-        Ok(expired)
+        let _held = self.locks.lock(key)?;
+        if !self.is_expired(key, &path, now)? {
+            return Ok(false);
+        }
+        remove(&path)?;
+        Ok(true)
+    }
+
+    fn is_expired(&self, key: &str, path: &Path, now: OffsetDateTime) -> io::Result<bool> {
+        Ok(match self.read(key, path, false)? {
+            Some(stored) => self.decode(key, &stored, now, false).is_expired(now),
+            None => false,
+        })
     }
 
     /// The path of `key`'s file. Callers only pass accepted keys; this is the
@@ -293,22 +342,32 @@ impl Disk {
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a session key"))
     }
 
-    /// Reads a session file; `None` when there is none. A missing directory
-    /// is an error, not a missing session: a store that is down must not
-    /// look like a logout.
-    fn read(&self, path: &Path, writable: bool) -> io::Result<Option<Stored>> {
-        let opened = OpenOptions::new().read(true).write(writable).open(path);
-        let mut file = match opened {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+    /// Reads a session file; `None` when there is none, or when what sits
+    /// at its name is not a regular file (see the module docs). A missing
+    /// directory is an error, not a missing session: a store that is down
+    /// must not look like a logout.
+    fn read(&self, key: &str, path: &Path, writable: bool) -> io::Result<Option<Stored>> {
+        let mut file = match open_entry(path, writable)? {
+            Entry::File(file) => file,
+            Entry::Missing => {
                 fs::metadata(&self.dir)?;
                 return Ok(None);
             }
-            Err(e) => return Err(e),
+            Entry::Foreign => {
+                tracing::warn!(
+                    session = %key::log_tag(key),
+                    "something other than a session file sits at a session's name: no session"
+                );
+                return Ok(None);
+            }
         };
         let meta = file.metadata()?;
-        let mut content = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-        file.read_to_end(&mut content)?;
+        let mut content =
+            Vec::with_capacity(usize::try_from(meta.len().min(MAX_FILE)).unwrap_or(0));
+        // One byte past the cap tells a file at the cap from a larger one.
+        Read::by_ref(&mut file)
+            .take(MAX_FILE + 1)
+            .read_to_end(&mut content)?;
         Ok(Some(Stored {
             file,
             content,
@@ -323,6 +382,14 @@ impl Disk {
     /// not corrupt.
     fn decode(&self, key: &str, stored: &Stored, now: OffsetDateTime, log: bool) -> Session {
         let data = if stored.content.is_empty() {
+            SessionMap::new()
+        } else if stored.content.len() as u64 > MAX_FILE {
+            if log {
+                tracing::warn!(
+                    session = %key::log_tag(key),
+                    "session file larger than {MAX_FILE} bytes: loading it as an empty session"
+                );
+            }
             SessionMap::new()
         } else {
             // Like the db engine: no max_age on the signature, expiry decides.
@@ -371,9 +438,65 @@ impl Disk {
     }
 }
 
+/// Unlinks a session's name. A directory planted there is no session, so
+/// there is nothing to delete.
 fn remove(path: &Path) -> io::Result<()> {
     match fs::remove_file(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::IsADirectory
+            ) =>
+        {
+            Ok(())
+        }
         other => other,
+    }
+}
+
+/// What sits at a session file's name.
+enum Entry {
+    /// A regular file, open.
+    File(File),
+    /// Nothing.
+    Missing,
+    /// Something else: a symlink, a FIFO, a socket, a directory, a device.
+    Foreign,
+}
+
+#[cfg(unix)]
+fn open_entry(path: &Path, writable: bool) -> io::Result<Entry> {
+    use rustix::fs::{Mode, OFlags};
+    use rustix::io::Errno;
+
+    let access = if writable {
+        OFlags::RDWR
+    } else {
+        OFlags::RDONLY
+    };
+    let flags = access | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    match rustix::fs::open(path, flags, Mode::empty()) {
+        Ok(fd) => {
+            let file = File::from(fd);
+            Ok(if file.metadata()?.is_file() {
+                Entry::File(file)
+            } else {
+                Entry::Foreign
+            })
+        }
+        Err(Errno::NOENT) => Ok(Entry::Missing),
+        // A symlink (`O_NOFOLLOW`), a socket, a directory opened to write.
+        Err(Errno::LOOP | Errno::NXIO | Errno::ISDIR) => Ok(Entry::Foreign),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(not(unix))]
+fn open_entry(path: &Path, writable: bool) -> io::Result<Entry> {
+    match fs::OpenOptions::new().read(true).write(writable).open(path) {
+        Ok(file) if file.metadata()?.is_file() => Ok(Entry::File(file)),
+        Ok(_) => Ok(Entry::Foreign),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Entry::Missing),
+        Err(e) => Err(e),
     }
 }

@@ -58,10 +58,36 @@
 //!
 //! # Where to put it
 //!
-//! Use a directory of its own, writable only by the service (and the Django
-//! app sharing it). [`FileStore::temp_dir`] is Django's default
-//! (`tempfile.gettempdir()`), but a shared `/tmp` lets other local users
-//! create files (lock files included) where the store expects its own.
+//! A session's key is its file's name (Django's naming), so anyone who can
+//! list the directory holds every live session, and anyone who can create
+//! entries in it can plant FIFOs, symlinks or lock files where the store
+//! expects its own. Django's default is the shared temp dir itself; this
+//! store is stricter:
+//!
+//! - with no directory configured ([`FileStore::temp_dir`], or
+//!   `SESSION_FILE_PATH` unset) it uses `<temp dir>/sessionkit-<uid>`,
+//!   created with mode 0700, and refuses one that is not a directory of this
+//!   user's with mode 0700 ([`FileStore::default_dir`]). A Django app
+//!   sharing the sessions must then be given that path (or both a common
+//!   `SESSION_FILE_PATH`);
+//! - a configured directory that other users can write to
+//!   (`mode & 0o002`, e.g. `/tmp`), or that belongs to another user (root
+//!   aside), is refused with [`StoreError::Config`], unless
+//!   [`FileOptions::allow_shared_dir`] says that is intended (then a warning
+//!   is logged);
+//! - one other users can read (`mode & 0o004`, what `mkdir` makes under the
+//!   usual umask: 0755) is used, with a warning at start-up: any local user
+//!   can list every session key there. Make it 0700. Group access is used
+//!   with a warning too: a Django app running as another user of one group
+//!   is a real deployment, and the group is trusted with every session.
+//!
+//! Whatever sits at a session's name is opened without following symlinks
+//! and without waiting; anything but a regular file (a FIFO, a symlink, a
+//! directory) is not a session, and at most 8 MiB of a file is read (a
+//! larger one loads as corrupt). Lock files are opened the same way and
+//! must belong to this user; a lock someone holds for longer than
+//! [`FileOptions::lock_timeout`] makes the operation fail with
+//! [`StoreError::Unavailable`] instead of waiting for ever.
 //! Temp files of a process killed mid-write are not cleaned up.
 //!
 //! ```
@@ -90,6 +116,7 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -99,6 +126,7 @@ use crate::key;
 use crate::signing::Codec;
 use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionStore, Version};
 
+mod dirs;
 mod disk;
 mod error;
 mod expiry;
@@ -115,20 +143,46 @@ const CLEAR_BATCH: usize = 1000;
 /// Django's `SESSION_COOKIE_AGE` default: two weeks, in seconds.
 const DEFAULT_COOKIE_AGE: i64 = 1_209_600;
 
+/// How long an operation waits for a busy lock by default.
+const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Options for a [`FileStore`].
 #[derive(Clone, Debug)]
 pub struct FileOptions {
     prefix: String,
     cookie_age: i64,
+    lock_timeout: Duration,
+    allow_shared_dir: bool,
 }
 
 impl FileOptions {
-    /// Django's defaults: the prefix `sessionid`, a cookie age of two weeks.
+    /// Django's defaults (the prefix `sessionid`, a cookie age of two
+    /// weeks), a lock timeout of 5 s, and a private directory required.
     pub fn new() -> Self {
         Self {
             prefix: names::DEFAULT_PREFIX.to_owned(),
             cookie_age: DEFAULT_COOKIE_AGE,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            allow_shared_dir: false,
         }
+    }
+
+    /// How long a save, delete or touch waits for its key's lock (held by
+    /// another save for microseconds, normally) before it fails with
+    /// [`StoreError::Unavailable`]: a stuck process or a lock file another
+    /// user holds must not hang requests.
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// Accepts a directory other users can write to, or that belongs to
+    /// another user, with a warning instead of [`StoreError::Config`] (see
+    /// the module docs). Only for a directory shared on purpose: every user
+    /// who can list it can take over every session.
+    pub fn allow_shared_dir(mut self, allow: bool) -> Self {
+        self.allow_shared_dir = allow;
+        self
     }
 
     /// The file-name prefix: Django's `SESSION_COOKIE_NAME`. It must be 1 to
@@ -167,18 +221,33 @@ impl FileStore {
     ///
     /// # Errors
     /// [`StoreError::Config`] when `dir` is not an existing directory (Django's
-    /// `ImproperlyConfigured`); it is never created.
+    /// `ImproperlyConfigured`; it is never created), or is not private: other
+    /// users can write to it, or it belongs to another user (see the module
+    /// docs and [`FileOptions::allow_shared_dir`]).
     pub fn new(dir: impl Into<PathBuf>, codec: Codec) -> Result<Self, StoreError> {
         Self::with_options(dir, codec, FileOptions::new())
     }
 
-    /// A store in the system's temp directory, Django's default
-    /// `SESSION_FILE_PATH` (see the module docs on sharing it).
+    /// A store in [`default_dir`](Self::default_dir), a private
+    /// subdirectory of the system's temp directory. (Django's default is
+    /// the temp directory itself; see the module docs.)
     ///
     /// # Errors
-    /// As [`new`](Self::new).
+    /// As [`default_dir`](Self::default_dir).
     pub fn temp_dir(codec: Codec) -> Result<Self, StoreError> {
-        Self::new(std::env::temp_dir(), codec)
+        Self::new(Self::default_dir()?, codec)
+    }
+
+    /// The directory used when none is configured:
+    /// `<temp dir>/sessionkit-<uid>`, created with mode 0700 if missing.
+    ///
+    /// # Errors
+    /// [`StoreError::Config`] when it cannot be created, or when what is
+    /// there is not a directory of this user's with mode 0700 (on a shared
+    /// `/tmp`, another user may have created it first): it is left alone
+    /// for an operator to look at.
+    pub fn default_dir() -> Result<PathBuf, StoreError> {
+        dirs::private_temp_dir()
     }
 
     /// [`new`](Self::new) with options (the cookie name, the cookie age).
@@ -193,14 +262,15 @@ impl FileStore {
     ) -> Result<Self, StoreError> {
         let dir = dir.into();
         let prefix = Prefix::new(options.prefix)?;
-        if !dir.is_dir() {
-            return Err(StoreError::Config(format!(
-                "the session directory {} does not exist or is not a directory",
-                dir.display()
-            )));
-        }
+        dirs::check(&dir, options.allow_shared_dir)?;
         Ok(Self {
-            disk: Arc::new(Disk::new(dir, prefix, options.cookie_age, codec)),
+            disk: Arc::new(Disk::new(
+                dir,
+                prefix,
+                options.cookie_age,
+                codec,
+                options.lock_timeout,
+            )),
         })
     }
 
@@ -301,6 +371,20 @@ impl SessionStore for FileStore {
         }
         let key = key.to_owned();
         self.blocking(move |disk| disk.delete(&key)).await
+    }
+
+    async fn delete_if(
+        &self,
+        key: &str,
+        expected: &Version,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        if !key::is_valid_key(key) {
+            return Ok(true);
+        }
+        let (key, expected) = (key.to_owned(), expected.as_bytes().to_vec());
+        self.blocking(move |disk| disk.delete_if(&key, &expected, now))
+            .await
     }
 
     async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
