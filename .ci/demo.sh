@@ -71,6 +71,8 @@ run cached_db-redis  SESSION_ENGINE=cached_db SESSION_DB_URL="$pg" SESSION_DB_TA
                      SESSION_CACHE_URL=redis://127.0.0.1:6379 SESSION_CACHE_KEY_PREFIX="$tag:cdb:"
 run cached_db-memcached SESSION_ENGINE=cached_db SESSION_DB_URL="$my" SESSION_DB_TABLE="$tag" \
                      SESSION_CACHE_URL=memcache://127.0.0.1:11211 SESSION_CACHE_KEY_PREFIX="$tag:cdb:"
+run cached_db-memory SESSION_ENGINE=cached_db SESSION_DB_URL="sqlite://$work/cdb-mem.sqlite3" \
+                     SESSION_CACHE_URL=memory:// SESSION_CACHE_SINGLE_PROCESS=true
 run cached_db-cluster SESSION_ENGINE=cached_db SESSION_DB_URL="sqlite://$work/cdb.sqlite3" \
                      SESSION_CACHE_URL="$cluster" SESSION_CACHE_KEY_PREFIX="$tag:cdb:"
 echo "demo: every engine counted three visits"
