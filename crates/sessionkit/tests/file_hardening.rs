@@ -32,7 +32,7 @@ const NOW: OffsetDateTime = datetime!(2026-03-01 12:34:56.789012 UTC);
 const LIMIT: StdDuration = StdDuration::from_secs(10);
 
 fn codec() -> Codec {
-    Codec::sessions(&Keys::new(SecretKey::new(common::SECRET), vec![]))
+    Codec::sessions(&Keys::new(SecretKey::new(common::SECRET), vec![]).unwrap())
 }
 
 fn store(dir: &Path) -> FileStore {
