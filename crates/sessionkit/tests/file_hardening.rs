@@ -156,6 +156,28 @@ fn a_directory_at_a_session_name_is_no_session() {
     });
 }
 
+#[tokio::test]
+async fn a_file_over_8_mib_loads_as_corrupt_and_is_overwritten() {
+    let dir = TempDir::new().expect("temp dir");
+    let store = store(dir.path());
+    let key = key::generate_key();
+    let path = session_path(dir.path(), &key);
+    fs::write(&path, vec![b'a'; (8 << 20) + 1]).expect("a huge file");
+    let file = fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(std::time::SystemTime::from(NOW)).unwrap();
+    let loaded = store
+        .load(&key, NOW)
+        .await
+        .expect("load")
+        .expect("kept as an empty session, as a corrupt one is");
+    assert!(loaded.record.data.is_empty());
+    let next = record(json!({"fresh": true}));
+    let outcome = store.save(&key, &next, &loaded.version, NOW).await;
+    assert!(matches!(outcome, Ok(SaveOutcome::Saved(_))), "{outcome:?}");
+    let back = store.load(&key, NOW).await.unwrap().expect("live");
+    assert_eq!(back.record, next);
+}
+
 #[test]
 fn a_lock_held_elsewhere_gives_unavailable_not_a_hang() {
     let dir = TempDir::new().expect("temp dir");

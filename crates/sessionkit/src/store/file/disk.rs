@@ -30,9 +30,9 @@ use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionMap, Version};
 /// How many fresh keys `create` tries before giving up.
 pub(super) const CREATE_ATTEMPTS: usize = 10;
 
-/// The most of a session file that is read. Django's own sessions are far
-/// smaller (its cache and database backends have lower limits in practice);
-/// a larger file loads as corrupt: empty, keeping its key.
+/// The most of a session file that is read, so a planted or runaway file
+/// cannot fill the memory. A larger file loads as corrupt (empty, keeping
+/// its key), as a compressed session beyond the codec's 5 MiB cap does.
 pub(super) const MAX_FILE: u64 = 8 << 20;
 
 /// One session directory and how its files are named, signed and expired.

@@ -26,6 +26,8 @@
 //! 64 lock files in the hidden subdirectory `.sessionkit-locks`, so lock
 //! files never pile up. Loads take no lock. Creating is a rename that never
 //! replaces (`renameat2` `RENAME_NOREPLACE`, or link + unlink).
+//! [`delete_if`](SessionStore::delete_if) compares and unlinks under the
+//! same lock, so a save and a delete of one version never both succeed.
 //!
 //! # Expiry
 //!
@@ -286,6 +288,8 @@ impl FileStore {
 
     /// Runs blocking file work off the async runtime's worker threads. Outside
     /// a tokio runtime there is no pool to hand it to: it runs in place.
+    /// The work itself is bounded (no open that waits, capped reads, locks
+    /// with a deadline), so no blocking thread is held for ever.
     async fn blocking<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
