@@ -6,7 +6,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::util::{self, cleanup, create, load_live, map, marked, micros, save_ok};
 use crate::key;
-use crate::store::{Record, SessionMap, SessionStore};
+use crate::store::{Record, SaveOutcome, SessionMap, SessionStore};
 
 /// A session dict with everything a JSON round trip can get wrong.
 fn tricky_data() -> SessionMap {
@@ -173,6 +173,85 @@ pub async fn rejects_foreign_values(store: &dyn SessionStore, _now: OffsetDateTi
             value.chars().take(16).collect::<String>()
         );
     }
+}
+
+/// Keys no session store issues, fed straight to the store API (as app code
+/// or tooling might, bypassing [`accepts`](SessionStore::accepts)): bytes a
+/// text protocol reads as commands, a path, NUL, a huge key, and the live
+/// canary's own key with something after it (a store that truncates or
+/// splits keys would reach the canary).
+fn hostile_keys(canary: &str) -> Vec<String> {
+    let mut keys: Vec<String> = [
+        "",
+        "x\r\nflush_all",
+        "abcdefgh\r\nflush_all\r\nget abcdefgh",
+        "abcdefgh ijklmnop",
+        "abcdefgh\tijklmnop",
+        "abcdefgh\0ijklmnop",
+        "../../etc/passwd",
+        "..\\..\\windows",
+        "abcdefgh/ijklmnop",
+        "ключсессииабвгде",
+        "abcdefgh'; DROP TABLE django_session; --",
+        "abcdefgh{slot}",
+        "*",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    keys.push("a".repeat(8192));
+    keys.push(canary.to_uppercase());
+    for tail in ["\0", "\r\n", " ", "\r\nflush_all", "/../x", "a"] {
+        keys.push(format!("{canary}{tail}"));
+    }
+    keys.push(format!("x\r\nmd {canary}"));
+    keys
+}
+
+/// Every store call with a hostile key (see [`hostile_keys`]) answers as for
+/// a key that holds nothing — `load` nothing, `save` gone, `touch` false,
+/// `delete_if` true, `delete` fine — and no other session changes: a canary
+/// session still loads, with its data and version, after all of them.
+pub async fn hostile_keys_reach_nothing(store: &dyn SessionStore, now: OffsetDateTime) {
+    let now = micros(now);
+    let expires_at = now + Duration::hours(1);
+    let canary = create(store, &marked("canary", expires_at), now).await;
+    let before = load_live(store, &canary.cookie_value, now, "canary").await;
+    let overwrite = marked("overwritten", expires_at);
+    for hostile in hostile_keys(&canary.cookie_value) {
+        let what = format!(
+            "hostile key ({} bytes, starting {:?})",
+            hostile.len(),
+            hostile.chars().take(12).collect::<String>()
+        );
+        let loaded = store.load(&hostile, now).await;
+        assert!(matches!(loaded, Ok(None)), "{what}: load gave {loaded:?}");
+        let saved = store.save(&hostile, &overwrite, &before.version, now).await;
+        assert!(
+            matches!(saved, Ok(SaveOutcome::Gone)),
+            "{what}: save gave {saved:?}"
+        );
+        let touched = store.touch(&hostile, expires_at, now).await;
+        assert!(
+            matches!(touched, Ok(false)),
+            "{what}: touch gave {touched:?}"
+        );
+        let gone = store.delete_if(&hostile, &before.version, now).await;
+        assert!(matches!(gone, Ok(true)), "{what}: delete_if gave {gone:?}");
+        let deleted = store.delete(&hostile).await;
+        assert!(deleted.is_ok(), "{what}: delete gave {deleted:?}");
+        // Several loads: a stray reply left on a pooled connection would
+        // answer one of them.
+        for _ in 0..3 {
+            let after = load_live(store, &canary.cookie_value, now, &what).await;
+            assert_eq!(after.record, before.record, "{what}: the canary changed");
+            assert_eq!(
+                after.version, before.version,
+                "{what}: the canary was rewritten"
+            );
+        }
+    }
+    cleanup(store, [&*canary.cookie_value]).await;
 }
 
 /// Server stores accept exactly session keys: `[a-z0-9]{8,40}` (every key

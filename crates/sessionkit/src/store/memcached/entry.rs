@@ -295,7 +295,10 @@ mod tests {
         }
         let last_day = datetime!(9999-12-31 00:00:00 UTC);
         assert_eq!(fallback_expiry(None, last_day), LATEST);
-        assert_eq!(fallback_expiry(Some(i64::MIN), now), now + Duration::weeks(2));
+        assert_eq!(
+            fallback_expiry(Some(i64::MIN), now),
+            now + Duration::weeks(2)
+        );
     }
 
     #[test]
