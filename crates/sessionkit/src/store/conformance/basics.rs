@@ -215,8 +215,9 @@ fn hostile_keys(canary: &str) -> Vec<(&'static str, String)> {
     keys
 }
 
-/// Every store call with a hostile key (see [`hostile_keys`]) answers as for
-/// a key that holds nothing — `load` nothing, `save` gone, `touch` false,
+/// Every store call with a hostile key (a key no store issues: CR LF
+/// commands, spaces, NUL, paths, 8 KiB, and a live session's key upper-cased
+/// or with something after it) answers as for a key that holds nothing — `load` nothing, `save` gone, `touch` false,
 /// `delete_if` true, `delete` fine — and no other session changes: a canary
 /// session still loads, with its data and version, after each of them.
 /// Every failure is collected, so one run names them all.
