@@ -371,6 +371,10 @@ async fn foreign_entries_are_not_sessions() {
             !store.touch(&session_key, later, now).await.expect("touch"),
             "{what}"
         );
+        let gone = store
+            .delete_if(&session_key, &Version::new(b"other".to_vec()), now)
+            .await;
+        assert!(matches!(gone, Ok(true)), "{what}: delete_if gave {gone:?}");
     }
 
     let session_key = key::generate_key();
@@ -381,6 +385,19 @@ async fn foreign_entries_are_not_sessions() {
     assert!(
         store.load(&session_key, now).await.expect("load").is_none(),
         "a string value"
+    );
+    let gone = store
+        .delete_if(&session_key, &Version::new(signed.clone()), now)
+        .await;
+    assert!(
+        matches!(gone, Ok(true)),
+        "a string value: delete_if gave {gone:?}"
+    );
+    let kept: Option<Vec<u8>> = conn.get(store.redis_key(&session_key)).await.expect("GET");
+    assert_eq!(
+        kept,
+        Some(signed),
+        "delete_if removed a value that is not ours"
     );
     purge(&prefix).await;
 }

@@ -30,7 +30,8 @@
 //! # Compare-and-set
 //!
 //! A version is the stored `session_data` text. Creates, saves, touches and
-//! compare-and-deletes ([`delete_if`](SessionStore::delete_if)) are Lua scripts, atomic on the server and one round trip each (`EVALSHA`, with
+//! compare-and-deletes ([`delete_if`](SessionStore::delete_if)) are Lua
+//! scripts, atomic on the server and one round trip each (`EVALSHA`, with
 //! `EVAL` when the server has not seen the script yet); a load is one
 //! `HMGET`. A save writes only if the key still holds the data it loaded; a
 //! touch moves `expire_date` and the TTL without touching `session_data`, so

@@ -43,6 +43,8 @@ return 1
 /// a lost connection (a cluster connection does, up to its retry count), and
 /// without it the second run would find this attempt's own data, answer
 /// "conflict", and the session layer would apply the change a second time.
+/// (A save that deleted an expired record leaves no nonce: its copy answers
+/// "gone", which is what the record is.)
 pub(super) static SAVE: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(
         r"
