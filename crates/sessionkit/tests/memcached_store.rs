@@ -29,7 +29,7 @@ use sessionkit::store::memcached::{MemcachedOptions, MemcachedStore, MAX_PREFIX_
 use sessionkit::store::{Record, SaveOutcome, SessionMap, SessionStore};
 use time::{Duration, OffsetDateTime};
 
-use common::proxy::Proxy;
+use common::proxy::{Fault, Proxy};
 use common::services::{available, host_port, memcached_url, unique};
 
 fn codec() -> Codec {
@@ -618,4 +618,114 @@ async fn dead_idle_connections_are_replaced_quietly() {
         .await
         .expect("a plain delete retries");
     store.delete(&key).await.expect("delete");
+}
+
+/// A `cas` whose reply is lost after the server ran it is `Unavailable` (the
+/// outcome is unknown), never retried and never `Conflict`: the change is
+/// applied at most once. A compare-and-delete likewise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_reply_is_unavailable_and_applies_once() {
+    if !available("Memcached", &memcached_url()).await {
+        return;
+    }
+    let proxy = Proxy::start(&host_port(&memcached_url())).await;
+    let store = MemcachedStore::new(&format!("memcache://{}", proxy.addr()), codec())
+        .await
+        .expect("connect through the proxy")
+        .with_prefix(prefix())
+        .expect("prefix");
+    let now = now();
+    let key = store
+        .create(
+            &Record::new(data(json!({})), now + Duration::minutes(5)),
+            now,
+        )
+        .await
+        .expect("create")
+        .cookie_value;
+    let rounds = 6;
+    let tally = common::replay::increments(&store, &key, rounds, now, |round| {
+        if round % 2 == 0 {
+            proxy.arm(Fault::LoseReply, b"ms ");
+        }
+    })
+    .await;
+    assert_eq!(proxy.fired(), rounds / 2);
+    assert_eq!(tally.unavailable, rounds / 2, "{tally:?}");
+    assert_eq!(tally.saved, rounds / 2, "{tally:?}");
+    assert_eq!(tally.replays, 0, "{tally:?}");
+
+    let version = common::replay::load_retrying(&store, &key, now)
+        .await
+        .version;
+    proxy.arm(Fault::LoseReply, b"md ");
+    let lost = store.delete_if(&key, &version, now).await;
+    assert!(
+        matches!(lost, Err(StoreError::Unavailable(_))),
+        "delete_if with its reply lost: {lost:?}"
+    );
+    assert_eq!(proxy.fired(), rounds / 2 + 1);
+    let mut gone = None;
+    for _ in 0..20 {
+        match store.load(&key, now).await {
+            Ok(found) => {
+                gone = Some(found.is_none());
+                break;
+            }
+            Err(_) => tokio::time::sleep(StdDuration::from_millis(50)).await,
+        }
+    }
+    assert_eq!(gone, Some(true), "the delete ran before its reply was lost");
+}
+
+/// `delete_if` is one `md` with the unique: a save between a load and the
+/// delete keeps the newer record; the version of that save deletes it.
+#[tokio::test]
+async fn delete_if_compares_the_unique_and_the_session() {
+    if !available("Memcached", &memcached_url()).await {
+        return;
+    }
+    let prefix = prefix();
+    let store = store(&prefix).await;
+    let now = now();
+    let expires = now + Duration::minutes(5);
+    let key = store
+        .create(&Record::new(data(json!({"n": 1})), expires), now)
+        .await
+        .expect("create")
+        .cookie_value;
+    let first = store.load(&key, now).await.expect("load").expect("live");
+    let SaveOutcome::Saved(second) = store
+        .save(
+            &key,
+            &Record::new(data(json!({"n": 2})), expires),
+            &first.version,
+            now,
+        )
+        .await
+        .expect("save")
+    else {
+        panic!("the save conflicted");
+    };
+    assert!(!store
+        .delete_if(&key, &first.version, now)
+        .await
+        .expect("delete_if"));
+    let kept = store.load(&key, now).await.expect("load").expect("kept");
+    assert_eq!(kept.record.data, data(json!({"n": 2})));
+    // A touch moves the unique but not the session: still the expected one.
+    assert!(store
+        .touch(&key, expires + Duration::minutes(1), now)
+        .await
+        .expect("touch"));
+    assert!(store
+        .delete_if(&key, &second.version, now)
+        .await
+        .expect("delete_if"));
+    let mut raw = raw().await;
+    assert_eq!(
+        peek(&mut raw, &entry_key(&prefix, &key)).await,
+        None,
+        "the entry is gone"
+    );
 }

@@ -8,10 +8,14 @@
 
 mod common;
 
+use std::collections::HashMap;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
 use ::redis::aio::MultiplexedConnection;
+use ::redis::cluster::ClusterClientBuilder;
+use ::redis::cluster::NodeAddress;
 use ::redis::{cmd, AsyncCommands};
 use serde_json::json;
 use sessionkit::error::StoreError;
@@ -22,6 +26,7 @@ use sessionkit::store::{Record, SessionStore};
 use sessionkit::SessionConfig;
 use time::{Duration, OffsetDateTime};
 
+use common::proxy::{Fault, Proxy};
 use common::services::{available, redis_cluster_url, unique};
 
 fn codec() -> Codec {
@@ -127,6 +132,107 @@ async fn http_different_keys_survive() {
     let prefix = unique("sk_test");
     let (a, b) = (store(&prefix).await, store(&prefix).await);
     common::http::different_keys_survive([Arc::new(a), Arc::new(b)]).await;
+    purge(&prefix).await;
+}
+
+/// A store on the test cluster with every node behind a proxy of the test's
+/// own (the cluster names its nodes by their real addresses; the address map
+/// sends those connections to the proxies), and the client's usual re-sends:
+/// up to 3 per request, after a broken connection among others.
+async fn store_through_proxies(prefix: &str) -> (RedisStore, Vec<Proxy>) {
+    let mut proxies = Vec::new();
+    let mut map = HashMap::new();
+    for addr in nodes() {
+        let proxy = Proxy::start(&addr).await;
+        map.insert(
+            NodeAddress::from_str(&addr).expect("a node address"),
+            NodeAddress::from_str(&proxy.addr().to_string()).expect("a proxy address"),
+        );
+        proxies.push(proxy);
+    }
+    let seeds: Vec<String> = proxies
+        .iter()
+        .map(|p| format!("redis://{}", p.addr()))
+        .collect();
+    let connection = ClusterClientBuilder::new(seeds)
+        .node_address_map(map)
+        .retries(3)
+        .min_retry_wait(50)
+        .max_retry_wait(1_000)
+        .connection_timeout(StdDuration::from_secs(2))
+        .response_timeout(StdDuration::from_secs(3))
+        .build()
+        .expect("a cluster client")
+        .get_async_connection()
+        .await
+        .expect("connect to the cluster through the proxies");
+    let store = RedisStore::from_cluster_connection(connection, codec()).with_prefix(prefix);
+    (store, proxies)
+}
+
+/// The cluster client re-sends a save whose reply was lost: the copy finds
+/// the first run's write and answers `Saved` (no conflict, so no replay
+/// applying the change twice). A save run twice likewise applies once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resent_saves_apply_once() {
+    if !available("Redis Cluster", &redis_cluster_url()).await {
+        return;
+    }
+    let prefix = unique("sk_test");
+    let (store, proxies) = store_through_proxies(&prefix).await;
+    let now = real_now();
+    let created = store
+        .create(
+            &Record::new(serde_json::Map::new(), now + Duration::hours(1)),
+            now,
+        )
+        .await
+        .expect("create");
+    // The proxy of the node owning the session's slot: a fault armed on the
+    // others could hit a request the client sends there while it reconnects.
+    let mut owner = None;
+    for (addr, proxy) in nodes().iter().zip(&proxies) {
+        if !keys_on(addr, &prefix).await.is_empty() {
+            owner = Some(proxy);
+        }
+    }
+    let owner = owner.expect("the node holding the session");
+
+    let rounds = 6;
+    let tally = common::replay::increments(&store, &created.cookie_value, rounds, now, |_| {
+        owner.arm(Fault::LoseReply, b"EVAL");
+    })
+    .await;
+    assert_eq!(owner.fired(), rounds, "not every save lost its reply");
+    assert_eq!(tally.replays, 0, "a re-sent save said conflict: {tally:?}");
+    assert_eq!(tally.saved + tally.unavailable, rounds, "{tally:?}");
+
+    // Afresh: the tally counts from an empty session.
+    let record = Record::new(serde_json::Map::new(), now + Duration::hours(1));
+    store
+        .save(
+            &created.cookie_value,
+            &record,
+            &store
+                .load(&created.cookie_value, now)
+                .await
+                .expect("load")
+                .expect("live")
+                .version,
+            now,
+        )
+        .await
+        .expect("reset the session");
+    let tally = common::replay::increments(&store, &created.cookie_value, rounds, now, |_| {
+        owner.arm(Fault::Duplicate, b"EVAL");
+    })
+    .await;
+    assert_eq!(owner.fired(), 2 * rounds, "not every save was duplicated");
+    assert_eq!(
+        tally.replays, 0,
+        "a duplicated save said conflict: {tally:?}"
+    );
+    assert_eq!(tally.saved, rounds, "{tally:?}");
     purge(&prefix).await;
 }
 

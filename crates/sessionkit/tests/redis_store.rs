@@ -23,7 +23,7 @@ use sessionkit::store::{Record, SaveOutcome, SessionMap, SessionStore, Version};
 use sessionkit::SessionConfig;
 use time::{Duration, OffsetDateTime};
 
-use common::proxy::Proxy;
+use common::proxy::{Fault, Proxy};
 use common::services::{available, host_port, redis_url, unique};
 
 /// Redis drops expired entries by itself, so `clear_expired` has nothing to
@@ -374,6 +374,10 @@ async fn foreign_entries_are_not_sessions() {
             !store.touch(&session_key, later, now).await.expect("touch"),
             "{what}"
         );
+        let gone = store
+            .delete_if(&session_key, &Version::new(b"other".to_vec()), now)
+            .await;
+        assert!(matches!(gone, Ok(true)), "{what}: delete_if gave {gone:?}");
     }
 
     let session_key = key::generate_key();
@@ -384,6 +388,19 @@ async fn foreign_entries_are_not_sessions() {
     assert!(
         store.load(&session_key, now).await.expect("load").is_none(),
         "a string value"
+    );
+    let gone = store
+        .delete_if(&session_key, &Version::new(signed.clone()), now)
+        .await;
+    assert!(
+        matches!(gone, Ok(true)),
+        "a string value: delete_if gave {gone:?}"
+    );
+    let kept: Option<Vec<u8>> = conn.get(store.redis_key(&session_key)).await.expect("GET");
+    assert_eq!(
+        kept,
+        Some(signed),
+        "delete_if removed a value that is not ours"
     );
     purge(&prefix).await;
 }
@@ -577,6 +594,109 @@ async fn a_dead_server_fails_fast_and_the_store_recovers() {
         matches!(refused, Err(StoreError::Unavailable(_))),
         "{refused:?}"
     );
+    purge(&prefix).await;
+}
+
+/// The keys under `prefix` on the test server.
+async fn keys_under(prefix: &str) -> Vec<String> {
+    let mut conn = raw().await;
+    let mut found = Vec::new();
+    let mut cursor = 0u64;
+    loop {
+        let (next, keys): (u64, Vec<String>) = cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}*"))
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await
+            .expect("SCAN the test's keys");
+        found.extend(keys);
+        if next == 0 {
+            return found;
+        }
+        cursor = next;
+    }
+}
+
+/// A store on the test server through `proxy`.
+async fn store_through(proxy: &Proxy, prefix: &str) -> RedisStore {
+    RedisStore::new(&format!("redis://{}", proxy.addr()), codec())
+        .await
+        .expect("connect through the proxy")
+        .with_prefix(prefix)
+}
+
+/// Every script request that reaches the server twice (a client's re-send
+/// after a lost reply) does what it did once: a create makes one entry, a
+/// save applies once and answers `Saved`, not `Conflict`.
+#[tokio::test]
+async fn a_request_run_twice_applies_once() {
+    if !available("Redis", &redis_url()).await {
+        return;
+    }
+    let prefix = unique("sk_test");
+    let proxy = Proxy::start(&host_port(&redis_url())).await;
+    let store = store_through(&proxy, &prefix).await;
+    let now = real_now();
+
+    proxy.arm(Fault::Duplicate, b"EVAL");
+    let created = store
+        .create(&Record::new(data(json!({})), now + Duration::hours(1)), now)
+        .await
+        .expect("create");
+    assert_eq!(proxy.fired(), 1, "the create was not duplicated");
+    assert_eq!(
+        keys_under(&prefix).await.len(),
+        1,
+        "a create run twice left a second entry"
+    );
+
+    let rounds = 8;
+    let tally = common::replay::increments(&store, &created.cookie_value, rounds, now, |_| {
+        proxy.arm(Fault::Duplicate, b"EVAL");
+    })
+    .await;
+    assert_eq!(proxy.fired(), 1 + rounds, "not every save was duplicated");
+    assert_eq!(tally.saved, rounds, "{tally:?}");
+    assert_eq!(tally.replays, 0, "a save contradicted itself: {tally:?}");
+
+    let loaded = store.load(&created.cookie_value, now).await.expect("load");
+    let version = loaded.expect("the session").version;
+    proxy.arm(Fault::Duplicate, b"EVAL");
+    let gone = store.delete_if(&created.cookie_value, &version, now).await;
+    assert!(matches!(gone, Ok(true)), "delete_if run twice: {gone:?}");
+    assert!(keys_under(&prefix).await.is_empty());
+    purge(&prefix).await;
+}
+
+/// A save whose reply is lost after the server ran it is `Unavailable` (the
+/// outcome is unknown), never `Conflict`, and is applied at most once.
+#[tokio::test]
+async fn a_lost_reply_is_unavailable_and_applies_once() {
+    if !available("Redis", &redis_url()).await {
+        return;
+    }
+    let prefix = unique("sk_test");
+    let proxy = Proxy::start(&host_port(&redis_url())).await;
+    let store = store_through(&proxy, &prefix).await;
+    let now = real_now();
+    let created = store
+        .create(&Record::new(data(json!({})), now + Duration::hours(1)), now)
+        .await
+        .expect("create");
+    let rounds = 6;
+    let tally = common::replay::increments(&store, &created.cookie_value, rounds, now, |round| {
+        if round % 2 == 0 {
+            proxy.arm(Fault::LoseReply, b"EVAL");
+        }
+    })
+    .await;
+    assert_eq!(proxy.fired(), rounds / 2);
+    assert_eq!(tally.unavailable, rounds / 2, "{tally:?}");
+    assert_eq!(tally.saved, rounds / 2, "{tally:?}");
+    assert_eq!(tally.replays, 0, "{tally:?}");
     purge(&prefix).await;
 }
 

@@ -45,6 +45,7 @@ pub(crate) mod faulty;
 pub(crate) mod http;
 pub(crate) mod logs;
 pub(crate) mod proxy;
+pub(crate) mod replay;
 pub(crate) mod services;
 
 /// A strong test secret (not the vectors' one).

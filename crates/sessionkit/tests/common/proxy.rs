@@ -1,14 +1,34 @@
 //! A TCP proxy owned by one test, in front of a real server: cutting it is how
 //! fault tests take "the store" down without touching the machine's shared
-//! services.
+//! services. It can also hit one request with a [`Fault`]: the ambiguous
+//! outcomes (a reply lost after the server acted, a request run twice) that
+//! a store must never turn into a wrong answer.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use tokio::io::copy_bidirectional;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
+
+/// What happens to the next request (a chunk the client sends) that
+/// contains the marker given to [`Proxy::arm`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// "Reply lost after commit": the request reaches the server, its reply
+    /// is read and thrown away, and the connection is closed on the client.
+    LoseReply,
+    /// The request runs twice: first on a connection of the proxy's own (a
+    /// bare one: no AUTH or SELECT, so only for servers needing neither),
+    /// waiting for that copy's reply, which is thrown away; then as sent.
+    Duplicate,
+}
+
+/// A fault waiting for a request with its marker.
+type Armed = Arc<Mutex<Option<(Fault, Vec<u8>)>>>;
 
 /// A proxy from a fresh loopback port to `target`.
 pub(crate) struct Proxy {
@@ -16,6 +36,8 @@ pub(crate) struct Proxy {
     up: Arc<AtomicBool>,
     links: Arc<Mutex<Vec<JoinHandle<()>>>>,
     accept: JoinHandle<()>,
+    armed: Armed,
+    fired: Arc<AtomicUsize>,
 }
 
 impl Proxy {
@@ -26,20 +48,24 @@ impl Proxy {
         let addr = listener.local_addr().unwrap();
         let up = Arc::new(AtomicBool::new(true));
         let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let armed: Armed = Arc::default();
+        let fired = Arc::new(AtomicUsize::new(0));
         let accept = tokio::spawn({
             let (up, links) = (up.clone(), links.clone());
+            let (armed, fired) = (armed.clone(), fired.clone());
             async move {
                 loop {
-                    let Ok((mut client, _)) = listener.accept().await else {
+                    let Ok((client, _)) = listener.accept().await else {
                         continue;
                     };
                     if !up.load(Ordering::SeqCst) {
                         drop(client); // refused while cut
                         continue;
                     }
+                    let (armed, fired) = (armed.clone(), fired.clone());
                     let link = tokio::spawn(async move {
-                        if let Ok(mut server) = TcpStream::connect(target).await {
-                            let _ = copy_bidirectional(&mut client, &mut server).await;
+                        if let Ok(server) = TcpStream::connect(target).await {
+                            relay(client, server, target, armed, fired).await;
                         }
                     });
                     links.lock().unwrap().push(link);
@@ -51,7 +77,24 @@ impl Proxy {
             up,
             links,
             accept,
+            armed,
+            fired,
         }
+    }
+
+    /// Hits the next request containing `marker` with `fault`, once.
+    pub(crate) fn arm(&self, fault: Fault, marker: &[u8]) {
+        *self.armed.lock().unwrap() = Some((fault, marker.to_vec()));
+    }
+
+    /// Drops a fault that has not fired yet.
+    pub(crate) fn disarm(&self) {
+        *self.armed.lock().unwrap() = None;
+    }
+
+    /// How many faults have fired so far.
+    pub(crate) fn fired(&self) -> usize {
+        self.fired.load(Ordering::SeqCst)
     }
 
     /// `127.0.0.1:<port>` of the proxy.
@@ -83,4 +126,108 @@ impl Drop for Proxy {
         self.accept.abort();
         self.cut();
     }
+}
+
+/// Carries one connection both ways until either side closes, applying an
+/// armed fault to the request it matches.
+async fn relay(
+    client: TcpStream,
+    server: TcpStream,
+    target: SocketAddr,
+    armed: Armed,
+    fired: Arc<AtomicUsize>,
+) {
+    let (client_read, client_write) = client.into_split();
+    let (server_read, server_write) = server.into_split();
+    let lose_reply = AtomicBool::new(false);
+    let requests = requests(
+        client_read,
+        server_write,
+        target,
+        &armed,
+        &fired,
+        &lose_reply,
+    );
+    let replies = replies(server_read, client_write, &lose_reply);
+    tokio::pin!(requests, replies);
+    tokio::select! {
+        // The server closed, or a reply was lost on purpose: the link ends.
+        () = &mut replies => {}
+        // The client has sent all it will (its write side is shut, and so is
+        // the server's): what the server still answers goes through.
+        () = &mut requests => replies.await,
+    }
+}
+
+async fn requests(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    target: SocketAddr,
+    armed: &Armed,
+    fired: &AtomicUsize,
+    lose_reply: &AtomicBool,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => {
+                let _ = to.shutdown().await;
+                return;
+            }
+            Ok(n) => n,
+        };
+        let chunk = &buf[..n];
+        let fault = {
+            let mut armed = armed.lock().unwrap();
+            let hit = armed
+                .as_ref()
+                .is_some_and(|(_, marker)| chunk.windows(marker.len()).any(|w| w == &marker[..]));
+            if hit {
+                armed.take().map(|(fault, _)| fault)
+            } else {
+                None
+            }
+        };
+        match fault {
+            Some(Fault::LoseReply) => lose_reply.store(true, Ordering::SeqCst),
+            Some(Fault::Duplicate) => run_elsewhere(target, chunk).await,
+            None => {}
+        }
+        if fault.is_some() {
+            fired.fetch_add(1, Ordering::SeqCst);
+        }
+        if to.write_all(chunk).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn replies(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, lose_reply: &AtomicBool) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if lose_reply.load(Ordering::SeqCst) {
+            // The server has acted; the client never hears of it.
+            return;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Sends `request` on a fresh connection to `target` and waits (briefly)
+/// for the start of its reply, so the copy has run before the original.
+async fn run_elsewhere(target: SocketAddr, request: &[u8]) {
+    let Ok(mut copy) = TcpStream::connect(target).await else {
+        return;
+    };
+    if copy.write_all(request).await.is_err() {
+        return;
+    }
+    let mut reply = [0u8; 512];
+    let _ = tokio::time::timeout(Duration::from_secs(2), copy.read(&mut reply)).await;
 }

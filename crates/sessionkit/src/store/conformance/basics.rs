@@ -6,7 +6,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::util::{self, cleanup, create, load_live, map, marked, micros, save_ok};
 use crate::key;
-use crate::store::{Record, SessionMap, SessionStore};
+use crate::store::{Record, SaveOutcome, SessionMap, SessionStore};
 
 /// A session dict with everything a JSON round trip can get wrong.
 fn tricky_data() -> SessionMap {
@@ -173,6 +173,108 @@ pub async fn rejects_foreign_values(store: &dyn SessionStore, _now: OffsetDateTi
             value.chars().take(16).collect::<String>()
         );
     }
+}
+
+/// Keys no session store issues, fed straight to the store API (as app code
+/// or tooling might, bypassing [`accepts`](SessionStore::accepts)), each
+/// with a label that never shows the key: bytes a text protocol reads as
+/// commands, a path, NUL, a huge key, and the live canary's own key changed
+/// a little (a store that truncates, trims or folds keys would reach it).
+fn hostile_keys(canary: &str) -> Vec<(&'static str, String)> {
+    let fixed = [
+        ("empty", ""),
+        ("CR LF command", "x\r\nflush_all"),
+        (
+            "two CR LF commands",
+            "abcdefgh\r\nflush_all\r\nget abcdefgh",
+        ),
+        ("space", "abcdefgh ijklmnop"),
+        ("tab", "abcdefgh\tijklmnop"),
+        ("NUL", "abcdefgh\0ijklmnop"),
+        ("relative path", "../../etc/passwd"),
+        ("windows path", "..\\..\\windows"),
+        ("slash", "abcdefgh/ijklmnop"),
+        ("cyrillic", "ключсессииабвгде"),
+        ("SQL", "abcdefgh'; DROP TABLE django_session; --"),
+        ("hash tag", "abcdefgh{slot}"),
+        ("glob", "*"),
+    ];
+    let mut keys: Vec<(&'static str, String)> = fixed
+        .into_iter()
+        .map(|(label, key)| (label, key.to_owned()))
+        .collect();
+    keys.push(("8 KiB", "a".repeat(8192)));
+    keys.push(("canary upper-cased", canary.to_uppercase()));
+    keys.push(("canary + NUL", format!("{canary}\0")));
+    keys.push(("canary + CR LF", format!("{canary}\r\n")));
+    keys.push(("canary + space", format!("{canary} ")));
+    keys.push(("canary + CR LF command", format!("{canary}\r\nflush_all")));
+    keys.push(("canary + path", format!("{canary}/../x")));
+    keys.push(("canary + a letter", format!("{canary}a")));
+    keys.push(("command deleting the canary", format!("x\r\nmd {canary}")));
+    keys
+}
+
+/// Every store call with a hostile key (a key no store issues: CR LF
+/// commands, spaces, NUL, paths, 8 KiB, and a live session's key upper-cased
+/// or with something after it) answers as for a key that holds nothing — `load` nothing, `save` gone, `touch` false,
+/// `delete_if` true, `delete` fine — and no other session changes: a canary
+/// session still loads, with its data and version, after each of them.
+/// Every failure is collected, so one run names them all.
+pub async fn hostile_keys_reach_nothing(store: &dyn SessionStore, now: OffsetDateTime) {
+    let now = micros(now);
+    let expires_at = now + Duration::hours(1);
+    let overwrite = marked("overwritten", expires_at);
+    let mut failures = Vec::new();
+    let count = hostile_keys("canary").len();
+    for index in 0..count {
+        // A canary of its own for each key, so one that reached it does not
+        // spoil the checks of the next.
+        let canary = create(store, &marked("canary", expires_at), now).await;
+        let before = load_live(store, &canary.cookie_value, now, "canary").await;
+        let (label, hostile) = hostile_keys(&canary.cookie_value).swap_remove(index);
+        let mut fail =
+            |call: &str, got: String| failures.push(format!("{label}: {call} gave {got}"));
+
+        let loaded = store.load(&hostile, now).await;
+        if !matches!(loaded, Ok(None)) {
+            fail("load", format!("{loaded:?}"));
+        }
+        let saved = store.save(&hostile, &overwrite, &before.version, now).await;
+        if !matches!(saved, Ok(SaveOutcome::Gone)) {
+            fail("save", format!("{saved:?}"));
+        }
+        let touched = store.touch(&hostile, expires_at, now).await;
+        if !matches!(touched, Ok(false)) {
+            fail("touch", format!("{touched:?}"));
+        }
+        let gone = store.delete_if(&hostile, &before.version, now).await;
+        if !matches!(gone, Ok(true)) {
+            fail("delete_if", format!("{gone:?}"));
+        }
+        let deleted = store.delete(&hostile).await;
+        if deleted.is_err() {
+            fail("delete", format!("{deleted:?}"));
+        }
+        // Several loads: a stray reply left on a pooled connection would
+        // answer one of them.
+        for _ in 0..3 {
+            match store.load(&canary.cookie_value, now).await {
+                Ok(Some(after))
+                    if after.record == before.record && after.version == before.version => {}
+                other => {
+                    fail("the canary's load afterwards", format!("{other:?}"));
+                    break;
+                }
+            }
+        }
+        cleanup(store, [&*canary.cookie_value]).await;
+    }
+    assert!(
+        failures.is_empty(),
+        "hostile keys reached the store:\n{}",
+        failures.join("\n")
+    );
 }
 
 /// Server stores accept exactly session keys: `[a-z0-9]{8,40}` (every key

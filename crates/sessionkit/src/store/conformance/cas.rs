@@ -167,6 +167,75 @@ pub async fn delete(store: &dyn SessionStore, now: OffsetDateTime) {
     );
 }
 
+/// `delete_if` deletes only the version it is given: an older version leaves
+/// a newer record alone, the current one deletes it, and a missing or
+/// expired record counts as gone.
+pub async fn delete_if(store: &dyn SessionStore, now: OffsetDateTime) {
+    let now = micros(now);
+    let expires_at = now + Duration::hours(1);
+    let missing = key::generate_key();
+    let gone = store.delete_if(&missing, &Version::new(*b"x"), now).await;
+    assert!(
+        matches!(gone, Ok(true)),
+        "delete_if of a missing key: {gone:?}"
+    );
+
+    let created = create(store, &marked("first", expires_at), now).await;
+    let key = created.cookie_value.clone();
+    let first = load_live(store, &key, now, "delete_if: first").await;
+    let second = save_ok(
+        store,
+        &key,
+        &marked("second", expires_at),
+        &first.version,
+        now,
+        "delete_if: second",
+    )
+    .await;
+    let kept = store.delete_if(&key, &first.version, now).await;
+    assert!(
+        matches!(kept, Ok(false)),
+        "delete_if with a stale version: {kept:?}"
+    );
+    let still = load_live(store, &key, now, "after a stale delete_if").await;
+    assert_eq!(
+        still.record,
+        marked("second", expires_at),
+        "stale delete_if"
+    );
+
+    // A touch moves the expiry, not the version: the record is still the one
+    // expected.
+    let later = expires_at + Duration::minutes(5);
+    assert!(
+        util::touch(store, &key, later, now).await,
+        "touch before delete_if"
+    );
+    let done = store.delete_if(&key, &second.version, now).await;
+    assert!(
+        matches!(done, Ok(true)),
+        "delete_if with the current version: {done:?}"
+    );
+    assert!(
+        load(store, &key, now).await.is_none(),
+        "delete_if said deleted, but the record loads"
+    );
+    let again = store.delete_if(&key, &second.version, now).await;
+    assert!(matches!(again, Ok(true)), "delete_if twice: {again:?}");
+
+    let short = create(store, &marked("short", now + Duration::seconds(1)), now).await;
+    // Expired beats a version that does not match: nothing is left to keep.
+    let later_now = now + Duration::seconds(2);
+    let expired = store
+        .delete_if(&short.cookie_value, &Version::new(*b"other"), later_now)
+        .await;
+    assert!(
+        matches!(expired, Ok(true)),
+        "delete_if of an expired record: {expired:?}"
+    );
+    cleanup(store, [&*short.cookie_value]).await;
+}
+
 /// Of two saves racing with the same version, exactly one wins, and its data
 /// is what loads afterwards.
 pub async fn racing_saves(store: &dyn SessionStore, now: OffsetDateTime) {

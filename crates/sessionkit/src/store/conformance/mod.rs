@@ -52,9 +52,11 @@ mod cas;
 mod expiry;
 mod util;
 
-pub use basics::{debug_hides_keys, expiry_to_the_microsecond, rejects_foreign_values};
+pub use basics::rejects_foreign_values;
+pub use basics::{debug_hides_keys, expiry_to_the_microsecond, hostile_keys_reach_nothing};
 pub use basics::{round_trip, session_keys};
-pub use cas::{compare_and_set, concurrent_increments, delete, racing_saves, unknown_key};
+pub use cas::unknown_key;
+pub use cas::{compare_and_set, concurrent_increments, delete, delete_if, racing_saves};
 pub use expiry::{clear_expired, clear_expired_keeps_live, expired_records};
 pub use expiry::{touch, touch_moves_expiry};
 
@@ -130,9 +132,11 @@ pub async fn run_all(store: &dyn SessionStore, caps: Capabilities, now: OffsetDa
         return;
     }
     session_keys(store, now).await;
+    hostile_keys_reach_nothing(store, now).await;
     unknown_key(store, now).await;
     compare_and_set(store, now).await;
     delete(store, now).await;
+    delete_if(store, now).await;
     expired_records(store, now).await;
     if caps.clear_expired_counts {
         clear_expired(store, now).await;

@@ -117,6 +117,11 @@ impl SessionStore for MemcachedStore {
     }
 
     async fn load(&self, key: &str, now: OffsetDateTime) -> Result<Option<Loaded>, StoreError> {
+        // A key we never issue has no entry; and its bytes (a space, a CR LF)
+        // must never reach the text protocol, where they would be commands.
+        if !key::is_valid_key(key) {
+            return Ok(None);
+        }
         let Some(item) = self.server.get(&self.full_key(key)).await? else {
             return Ok(None);
         };
@@ -189,6 +194,9 @@ impl SessionStore for MemcachedStore {
         expected: &Version,
         now: OffsetDateTime,
     ) -> Result<SaveOutcome, StoreError> {
+        if !key::is_valid_key(key) {
+            return Ok(SaveOutcome::Gone);
+        }
         let full_key = self.full_key(key);
         let Some(expected) = Token::from_version(expected) else {
             return self.unmatched(&full_key).await;
@@ -233,10 +241,59 @@ impl SessionStore for MemcachedStore {
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        if !key::is_valid_key(key) {
+            return Ok(());
+        }
         match self.server.delete(&self.full_key(key), None).await? {
             Reply::Done { .. } | Reply::NotFound => Ok(()),
             other => Err(unexpected("md", &other)),
         }
+    }
+
+    async fn delete_if(
+        &self,
+        key: &str,
+        expected: &Version,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        if !key::is_valid_key(key) {
+            return Ok(true);
+        }
+        let full_key = self.full_key(key);
+        // A version this engine never made matches no entry: only a missing
+        // or expired one counts as gone.
+        let Some(expected) = Token::from_version(expected) else {
+            return Ok(self
+                .server
+                .get(&full_key)
+                .await?
+                .is_none_or(|item| !live(&item, now)));
+        };
+        // As in `save`: the unique decides at once, and when it moved, a
+        // touch (same signed part) must not keep the record alive.
+        let mut cas = expected.cas;
+        for _ in 0..UNIQUE_CHASES {
+            if cas != 0 {
+                match self.server.delete(&full_key, Some(cas)).await? {
+                    Reply::Done { .. } | Reply::NotFound => return Ok(true),
+                    Reply::Exists => {}
+                    other => return Err(unexpected("md (cas)", &other)),
+                }
+            }
+            let Some(item) = self.server.get(&full_key).await? else {
+                return Ok(true);
+            };
+            if !live(&item, now) {
+                return Ok(true);
+            }
+            if entry::digest(entry::parse(&item.value).signed) != expected.digest {
+                return Ok(false);
+            }
+            cas = item.cas;
+        }
+        // Touches kept moving the unique; the session is the one expected,
+        // but deleting it is not proven: the caller keeps the record.
+        Ok(false)
     }
 
     async fn clear_expired(&self, _now: OffsetDateTime) -> Result<u64, StoreError> {
@@ -250,6 +307,9 @@ impl SessionStore for MemcachedStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
+        if !key::is_valid_key(key) {
+            return Ok(false);
+        }
         let full_key = self.full_key(key);
         for _ in 0..UNIQUE_CHASES {
             let Some(item) = self.server.get(&full_key).await? else {

@@ -107,12 +107,20 @@ pub(super) fn exptime(
 
 /// The expiry reported for an entry whose own was unreadable: memcached's
 /// remaining TTL when it has one, else Django's default session age.
+///
+/// The TTL comes from the server, so it is not trusted to be sane: one too
+/// large for the calendar (a hostile or broken server) is capped at the last
+/// instant `OffsetDateTime` holds instead of panicking in the addition.
 pub(super) fn fallback_expiry(ttl_remaining: Option<i64>, now: OffsetDateTime) -> OffsetDateTime {
-    match ttl_remaining {
-        Some(secs) if secs >= 0 => now + Duration::seconds(secs.max(1)),
-        _ => now + Duration::weeks(2),
-    }
+    let left = match ttl_remaining {
+        Some(secs) if secs >= 0 => Duration::seconds(secs.max(1)),
+        _ => Duration::weeks(2),
+    };
+    now.checked_add(left).unwrap_or(LATEST)
 }
+
+/// The last instant an `OffsetDateTime` (UTC) can hold.
+const LATEST: OffsetDateTime = time::macros::datetime!(9999-12-31 23:59:59.999_999_999 UTC);
 
 /// SHA-256 of an entry's signed part: what a version compares when the CAS
 /// unique alone cannot decide (see [`Token`]).
@@ -277,6 +285,20 @@ mod tests {
         assert_eq!(fallback_expiry(Some(0), now), now + Duration::seconds(1));
         assert_eq!(fallback_expiry(Some(-1), now), now + Duration::weeks(2));
         assert_eq!(fallback_expiry(None, now), now + Duration::weeks(2));
+    }
+
+    #[test]
+    fn a_hostile_ttl_is_capped_not_a_panic() {
+        let now = datetime!(2026-03-01 12:00:00 UTC);
+        for ttl in [i64::MAX, i64::MAX / 2, 400_000_000_000] {
+            assert_eq!(fallback_expiry(Some(ttl), now), LATEST, "{ttl}");
+        }
+        let last_day = datetime!(9999-12-31 00:00:00 UTC);
+        assert_eq!(fallback_expiry(None, last_day), LATEST);
+        assert_eq!(
+            fallback_expiry(Some(i64::MIN), now),
+            now + Duration::weeks(2)
+        );
     }
 
     #[test]

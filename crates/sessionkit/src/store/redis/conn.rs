@@ -5,6 +5,13 @@
 //! service recovers from a Redis outage without a restart. The timeouts and
 //! retries are short on purpose: while Redis is down a request should fail
 //! within seconds (a 503 the client can retry), not hang on a backoff.
+//!
+//! A [`ConnectionManager`] never sends a request twice: a request caught by a
+//! broken connection fails, and the manager reconnects for the next one. A
+//! cluster connection does re-send (after a broken connection, a timeout or
+//! a redirect, up to its retry count), which redirects during resharding
+//! need; a request whose first copy already ran is then safe because every
+//! script is (see "Re-sent requests" in the module docs of the store).
 
 use std::time::Duration;
 

@@ -5,11 +5,13 @@
 //! Each session is one Redis hash under
 //! `<prefix>django.contrib.sessions.cache<session key>` (the prefix is empty
 //! unless [`RedisStore::with_prefix`] sets one; the rest is Django's logical
-//! cache key), with two fields:
+//! cache key), with three fields:
 //!
 //! - `session_data`: the session **signed the Django way**, exactly the text a
 //!   `django_session` row holds (salt `django.contrib.sessions.SessionStore`);
-//! - `expire_date`: the session's expiry in Unix microseconds (decimal).
+//! - `expire_date`: the session's expiry in Unix microseconds (decimal);
+//! - `rev`: the random nonces of the entry's last few writes, which only the
+//!   scripts read (see "Re-sent requests" below).
 //!
 //! These entries are sessionkit's own: Django's cache engine pickles its
 //! values and adds `KEY_PREFIX:VERSION:` to its keys, so a Django app does not
@@ -27,12 +29,26 @@
 //!
 //! # Compare-and-set
 //!
-//! A version is the stored `session_data` text. Creates, saves and touches are
-//! Lua scripts, atomic on the server and one round trip each (`EVALSHA`, with
+//! A version is the stored `session_data` text. Creates, saves, touches and
+//! compare-and-deletes ([`delete_if`](SessionStore::delete_if)) are Lua
+//! scripts, atomic on the server and one round trip each (`EVALSHA`, with
 //! `EVAL` when the server has not seen the script yet); a load is one
 //! `HMGET`. A save writes only if the key still holds the data it loaded; a
 //! touch moves `expire_date` and the TTL without touching `session_data`, so
 //! it never makes a concurrent save conflict.
+//!
+//! # Re-sent requests
+//!
+//! A client may send a request again when the connection broke before the
+//! reply came (a cluster connection does so by itself), and the first copy may
+//! have run. Every script is therefore safe to run twice: each create and
+//! save carries a random nonce that the entry keeps (a third hash field,
+//! `rev`, holding the nonces of its last few writes, which `load` ignores),
+//! and a copy that finds its own nonce answers "written" instead of
+//! "conflict", so the session layer never applies a change twice. A touch or
+//! a compare-and-delete run twice does what it did once. An error that
+//! leaves the outcome unknown (the connection lost after the request went
+//! out) is [`StoreError::Unavailable`], never a conflict.
 //!
 //! # As the cache of `cached_db`
 //!
@@ -99,6 +115,16 @@ const EXPIRY_FIELD: &str = "expire_date";
 
 /// How many fresh keys `create` tries before giving up.
 const CREATE_ATTEMPTS: usize = 10;
+
+/// Characters of a write's nonce: 16 of `[a-z0-9]`, about 82 random bits.
+const NONCE_LEN: usize = 16;
+
+/// A fresh random nonce for one create or save (see `script::SAVE`).
+fn nonce() -> String {
+    let mut nonce = key::generate_key();
+    nonce.truncate(NONCE_LEN);
+    nonce
+}
 
 /// Sessions in Redis, signed the Django way, with their exact expiry and a
 /// TTL that lets Redis drop them.
@@ -300,11 +326,17 @@ impl SessionStore for RedisStore {
         let ttl = ttl.to_string();
         for _ in 0..CREATE_ATTEMPTS {
             let key = key::generate_key();
+            let nonce = nonce();
             let written = script::CREATE
                 .run(
                     &self.conn,
                     self.redis_key(&key).as_bytes(),
-                    &[data.as_bytes(), expires.as_bytes(), ttl.as_bytes()],
+                    &[
+                        data.as_bytes(),
+                        expires.as_bytes(),
+                        ttl.as_bytes(),
+                        nonce.as_bytes(),
+                    ],
                 )
                 .await
                 .map_err(from_redis)?;
@@ -334,6 +366,7 @@ impl SessionStore for RedisStore {
             .unwrap_or(0)
             .to_string();
         let now_us = expiry::to_micros(now).to_string();
+        let nonce = nonce();
         let outcome = script::SAVE
             .run(
                 &self.conn,
@@ -344,6 +377,8 @@ impl SessionStore for RedisStore {
                     expires.as_bytes(),
                     ttl.as_bytes(),
                     now_us.as_bytes(),
+                    nonce.as_bytes(),
+                    script::REVS_KEPT.as_bytes(),
                 ],
             )
             .await
@@ -363,6 +398,28 @@ impl SessionStore for RedisStore {
         del.arg(self.redis_key(key));
         let deleted = self.conn.query(&del).await.map_err(from_redis)?;
         reply::count(&deleted, "DEL").map(|_| ())
+    }
+
+    async fn delete_if(
+        &self,
+        key: &str,
+        expected: &Version,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let now_us = expiry::to_micros(now).to_string();
+        let gone = script::DELETE_IF
+            .run(
+                &self.conn,
+                self.redis_key(key).as_bytes(),
+                &[expected.as_bytes(), now_us.as_bytes()],
+            )
+            .await;
+        match gone {
+            Ok(gone) => reply::flag(&gone, "the delete-if script"),
+            // Not a session entry (see `load`): there is no record to keep.
+            Err(e) if is_wrong_type(&e) => Ok(true),
+            Err(e) => Err(from_redis(e)),
+        }
     }
 
     async fn clear_expired(&self, _now: OffsetDateTime) -> Result<u64, StoreError> {
