@@ -70,6 +70,26 @@ fn is_mysql_later(number: u16) -> bool {
     matches!(number, 1040 | 1053 | 1205 | 1927)
 }
 
+/// A write whose connection failed after it was sent: the server may or may
+/// not have committed it, so it is neither retried nor reported as a conflict.
+#[derive(Debug, thiserror::Error)]
+#[error("the session write was sent but its reply was lost: it may or may not have been written")]
+pub(crate) struct OutcomeUnknown(#[source] pub(crate) std::sync::Arc<sqlx::Error>);
+
+/// The queue of writes waiting for the database is full: the server is far
+/// behind, and a request fails at once rather than waiting without end.
+#[derive(Debug, thiserror::Error)]
+#[error("too many session writes are waiting for the database")]
+pub(crate) struct QueueFull;
+
+/// `error` carried as an sqlx I/O error, which [`from_sqlx`] reports as
+/// [`StoreError::Unavailable`] (with `error` as the source): how the SQLite
+/// writer, whose answers are sqlx results, says "not now" or "unknown".
+#[cfg(feature = "sqlite")]
+pub(crate) fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::other(error))
+}
+
 /// `create` drew only keys that were already taken; with 165-bit random keys
 /// this means the random source or the table is broken, not bad luck.
 #[derive(Debug, thiserror::Error)]
