@@ -257,3 +257,77 @@ async fn a_new_sqlite_database_is_private_to_its_owner() {
     }
     assert!(checked >= 2, "the database and its WAL exist");
 }
+
+/// The server stops answering (its replies are dropped from the first save
+/// on): the saves beyond the queue's bound fail at once.
+#[tokio::test]
+async fn a_full_queue_on_postgres_fails_fast() {
+    let url = postgres_url();
+    if !available("PostgreSQL", &url).await {
+        return;
+    }
+    let proxy = Proxy::start(&host_port(&url)).await;
+    let table = unique("sk_test");
+    let store = DbStore::postgres_with(
+        &proxy.through(&url),
+        codec(),
+        DbOptions::new().table(&table),
+    )
+    .await
+    .expect("open through the proxy");
+    // Every statement names the table: the first save stalls the server.
+    proxy.mute_replies_after(b"session_data");
+    common::db::a_full_queue_fails_fast(Arc::new(store), || proxy.cut(), NOW).await;
+    pg_drop(&table).await;
+}
+
+#[tokio::test]
+async fn a_full_queue_on_mysql_fails_fast() {
+    let url = mysql_url();
+    if !available("MySQL", &url).await {
+        return;
+    }
+    let proxy = Proxy::start(&host_port(&url)).await;
+    let table = unique("sk_test");
+    let store = DbStore::mysql_with(
+        &proxy.through(&url),
+        codec(),
+        DbOptions::new().table(&table),
+    )
+    .await
+    .expect("open through the proxy");
+    proxy.mute_replies_after(b"session_data");
+    common::db::a_full_queue_fails_fast(Arc::new(store), || proxy.cut(), NOW).await;
+    mysql_drop(&table).await;
+}
+
+/// Another connection holds SQLite's write lock: the writer waits on it,
+/// and the saves beyond its queue's bound fail at once.
+#[tokio::test]
+async fn a_full_queue_on_sqlite_fails_fast() {
+    use sqlx::{Connection, Executor};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("s.sqlite3").display());
+    let store = DbStore::sqlite(&url, codec()).await.expect("open");
+    let mut side = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("a side connection");
+    side.execute("BEGIN EXCLUSIVE")
+        .await
+        .expect("take the lock");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let holder = tokio::spawn(async move {
+        let _ = rx.await;
+        side.execute("ROLLBACK").await.expect("release the lock");
+    });
+    common::db::a_full_queue_fails_fast(
+        Arc::new(store),
+        || {
+            let _ = tx.send(());
+        },
+        NOW,
+    )
+    .await;
+    holder.await.expect("lock holder");
+}

@@ -570,3 +570,63 @@ pub(crate) async fn a_locked_row_times_out_and_others_still_save<L, Fut, G>(
         assert_eq!(loaded.record.data, data(json!({ "n": i, "saved": true })));
     }
 }
+
+/// Saves pile up behind a database that has stopped answering (`stall`
+/// has just made it so; `release` ends the stall). Past the queue's bound they
+/// fail at once as unavailable rather than all waiting on it: well over a
+/// thousand of 3000 have their answer within a second (and the queued ones
+/// do not). Once released, every
+/// save has an answer (none of the keys exists: gone, or unavailable).
+pub(crate) async fn a_full_queue_fails_fast(
+    store: std::sync::Arc<impl SessionStore + 'static>,
+    release: impl FnOnce(),
+    now: OffsetDateTime,
+) {
+    use sessionkit::store::Version;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let answered = std::sync::Arc::new(AtomicUsize::new(0));
+    let mut saves = tokio::task::JoinSet::new();
+    for _ in 0..3000 {
+        let (store, answered) = (store.clone(), answered.clone());
+        saves.spawn(async move {
+            let record = Record::new(data(json!({ "n": 1 })), now + Duration::hours(1));
+            let version = Version::new(b"v".to_vec());
+            let outcome = store
+                .save(&key::generate_key(), &record, &version, now)
+                .await;
+            answered.fetch_add(1, Ordering::SeqCst);
+            outcome
+        });
+    }
+    tokio::time::sleep(StdDuration::from_secs(1)).await;
+    let early = answered.load(Ordering::SeqCst);
+    release();
+    let all = async {
+        let mut outcomes = Vec::new();
+        while let Some(joined) = saves.join_next().await {
+            outcomes.push(joined.expect("save task"));
+        }
+        outcomes
+    };
+    let outcomes = tokio::time::timeout(StdDuration::from_secs(60), all)
+        .await
+        .expect("every save has an answer once the database is back");
+    assert!(
+        early >= 1200,
+        "only {early} of 3000 saves were answered while the database stalled"
+    );
+    assert!(
+        early <= 2500,
+        "the database did not stall ({early} answered)"
+    );
+    for outcome in outcomes {
+        assert!(
+            matches!(
+                outcome,
+                Ok(SaveOutcome::Gone) | Err(StoreError::Unavailable(_))
+            ),
+            "{outcome:?}"
+        );
+    }
+}
