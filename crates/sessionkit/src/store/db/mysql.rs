@@ -63,8 +63,8 @@ impl DbStore {
     ///
     /// Saves that queue up while earlier ones are running (at most half the
     /// pool's connections write at once) go to the server together, as one
-    /// multi-statement transaction: one round trip and one commit for all,
-    /// each save keeping its own compare-and-set outcome. A lone save goes
+    /// transaction: two round trips and one commit for all, each save keeping
+    /// its own compare-and-set outcome, every value a bound parameter. A lone save goes
     /// at once. The batching runs in a task on the Tokio runtime that opened
     /// the store.
     pub async fn mysql(url: &str, codec: Codec) -> Result<Self, StoreError> {

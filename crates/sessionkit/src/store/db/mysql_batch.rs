@@ -25,7 +25,7 @@ use time::OffsetDateTime;
 use crate::error::StoreError;
 
 use super::datetime::naive_utc;
-use super::error::from_sqlx;
+use super::error::{from_sqlx, refused_by_server};
 use super::save_batch::{after_sent, BatchError, Flush, Job};
 
 /// A pool and the one-row compare-and-set with parameters (data, expiry,
@@ -142,7 +142,7 @@ impl MySqlFlush {
                     break;
                 }
                 // The server stops at a statement it refuses, before COMMIT.
-                Err(e @ sqlx::Error::Database(_)) => return Err(BatchError::NotWritten(e)),
+                Err(e) if refused_by_server(&e) => return Err(BatchError::NotWritten(e)),
                 Err(e) => return Err(BatchError::Unknown(e)),
             }
         }

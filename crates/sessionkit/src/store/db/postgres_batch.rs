@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use super::ddl::Table;
 use crate::error::StoreError;
 
-use super::error::from_sqlx;
+use super::error::{from_sqlx, refused_by_server};
 use super::save_batch::{after_sent, BatchError, Flush, Job};
 
 /// A pool and the two statements.
@@ -92,7 +92,7 @@ impl Flush for PgFlush {
             .fetch_all(&mut *conn)
             .await
             .map_err(|e| match e {
-                sqlx::Error::Database(_) => BatchError::NotWritten(e),
+                e if refused_by_server(&e) => BatchError::NotWritten(e),
                 e => BatchError::Unknown(e),
             })?;
         let mut written = vec![false; batch.len()];

@@ -38,7 +38,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::error::StoreError;
 
-use super::error::{from_sqlx, OutcomeUnknown, QueueFull};
+use super::error::{from_sqlx, refused_by_server, OutcomeUnknown, QueueFull};
 
 /// Most saves in one batch: bounds how long one commit keeps the others
 /// waiting, and the size of what is sent.
@@ -230,9 +230,8 @@ async fn run_batch(flush: &impl Flush, batch: Vec<Job>) {
 /// and not to be retried by the store.
 pub(super) fn after_sent(error: sqlx::Error) -> StoreError {
     match error {
-        sqlx::Error::Database(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-            from_sqlx(error)
-        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => from_sqlx(error),
+        e if refused_by_server(&e) => from_sqlx(e),
         other => StoreError::Unavailable(Box::new(OutcomeUnknown(Arc::new(other)))),
     }
 }
