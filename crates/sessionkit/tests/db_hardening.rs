@@ -52,7 +52,7 @@ async fn delete_if_on_sqlite() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("s.sqlite3").display());
     let store = DbStore::sqlite(&url, codec()).await.expect("open");
-    common::db::delete_if_deletes_only_the_expected_version(&store, NOW).await;
+    common::db::hardening::delete_if_deletes_only_the_expected_version(&store, NOW).await;
 }
 
 #[tokio::test]
@@ -65,7 +65,7 @@ async fn delete_if_on_postgres() {
     let store = DbStore::postgres_with(&url, codec(), DbOptions::new().table(&table))
         .await
         .expect("open");
-    common::db::delete_if_deletes_only_the_expected_version(&store, NOW).await;
+    common::db::hardening::delete_if_deletes_only_the_expected_version(&store, NOW).await;
     pg_drop(&table).await;
 }
 
@@ -79,7 +79,7 @@ async fn delete_if_on_mysql() {
     let store = DbStore::mysql_with(&url, codec(), DbOptions::new().table(&table))
         .await
         .expect("open");
-    common::db::delete_if_deletes_only_the_expected_version(&store, NOW).await;
+    common::db::hardening::delete_if_deletes_only_the_expected_version(&store, NOW).await;
     mysql_drop(&table).await;
 }
 
@@ -114,7 +114,7 @@ async fn a_lost_reply_on_postgres_is_unavailable_never_replayed() {
     };
     // The batch's parameters carry the keys: replies stop once it is sent.
     let trigger = |keys: &[String]| keys[0].as_bytes().to_vec();
-    common::db::a_lost_reply_is_unavailable_never_replayed(
+    common::db::hardening::a_lost_reply_is_unavailable_never_replayed(
         Arc::new(store),
         &proxy,
         trigger,
@@ -157,7 +157,7 @@ async fn a_lost_reply_on_mysql_is_unavailable_never_replayed() {
     };
     // Replies stop once the batch's transaction is sent to be committed.
     let trigger = |_: &[String]| b"COMMIT".to_vec();
-    common::db::a_lost_reply_is_unavailable_never_replayed(
+    common::db::hardening::a_lost_reply_is_unavailable_never_replayed(
         Arc::new(store),
         &proxy,
         trigger,
@@ -193,7 +193,8 @@ async fn a_locked_row_on_postgres_times_out_alone() {
             tx
         }
     };
-    common::db::a_locked_row_times_out_and_others_still_save(Arc::new(store), lock, NOW).await;
+    common::db::hardening::a_locked_row_times_out_and_others_still_save(Arc::new(store), lock, NOW)
+        .await;
     pg_drop(&table).await;
 }
 
@@ -222,7 +223,8 @@ async fn a_locked_row_on_mysql_times_out_alone() {
             tx
         }
     };
-    common::db::a_locked_row_times_out_and_others_still_save(Arc::new(store), lock, NOW).await;
+    common::db::hardening::a_locked_row_times_out_and_others_still_save(Arc::new(store), lock, NOW)
+        .await;
     mysql_drop(&table).await;
 }
 
@@ -277,7 +279,7 @@ async fn a_full_queue_on_postgres_fails_fast() {
     .expect("open through the proxy");
     // Every statement names the table: the first save stalls the server.
     proxy.mute_replies_after(b"session_data");
-    common::db::a_full_queue_fails_fast(Arc::new(store), || proxy.cut(), NOW).await;
+    common::db::hardening::a_full_queue_fails_fast(Arc::new(store), || proxy.cut(), NOW).await;
     pg_drop(&table).await;
 }
 
@@ -297,7 +299,7 @@ async fn a_full_queue_on_mysql_fails_fast() {
     .await
     .expect("open through the proxy");
     proxy.mute_replies_after(b"session_data");
-    common::db::a_full_queue_fails_fast(Arc::new(store), || proxy.cut(), NOW).await;
+    common::db::hardening::a_full_queue_fails_fast(Arc::new(store), || proxy.cut(), NOW).await;
     mysql_drop(&table).await;
 }
 
@@ -321,7 +323,7 @@ async fn a_full_queue_on_sqlite_fails_fast() {
         let _ = rx.await;
         side.execute("ROLLBACK").await.expect("release the lock");
     });
-    common::db::a_full_queue_fails_fast(
+    common::db::hardening::a_full_queue_fails_fast(
         Arc::new(store),
         || {
             let _ = tx.send(());
