@@ -18,6 +18,8 @@ use time::{Duration, OffsetDateTime};
 use super::data;
 use super::proxy::Proxy;
 
+pub(crate) mod hardening;
+
 /// Django's vectors: `SECRET_KEY` and its fallback, `reference_now`, rows.
 pub(crate) struct Vectors {
     json: Value,
@@ -195,8 +197,7 @@ pub(crate) async fn a_dead_server_is_unavailable_within_seconds<T: Debug>(
 /// wins and the rest conflict; a stale version (or one that is not even
 /// text) conflicts; a deleted
 /// session's save finds it gone, as does one under a key with a quote in it
-/// (which a batch written as literals cannot take: its neighbours are then
-/// saved one by one, with the same outcomes).
+/// (bound as a parameter like every other value).
 pub(crate) async fn queued_saves_each_get_their_own_outcome(
     store: std::sync::Arc<impl SessionStore + 'static>,
     now: OffsetDateTime,

@@ -2,7 +2,8 @@
 //! fault tests take "the store" down without touching the machine's shared
 //! services. It can also hit one request with a [`Fault`]: the ambiguous
 //! outcomes (a reply lost after the server acted, a request run twice) that
-//! a store must never turn into a wrong answer.
+//! a store must never turn into a wrong answer, or mute every reply once a
+//! request holds a pattern (a reply lost after a commit, on a whole pool).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -34,6 +35,7 @@ type Armed = Arc<Mutex<Option<(Fault, Vec<u8>)>>>;
 pub(crate) struct Proxy {
     addr: SocketAddr,
     up: Arc<AtomicBool>,
+    replies: Arc<Replies>,
     links: Arc<Mutex<Vec<JoinHandle<()>>>>,
     accept: JoinHandle<()>,
     armed: Armed,
@@ -47,11 +49,12 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let up = Arc::new(AtomicBool::new(true));
+        let replies: Arc<Replies> = Arc::default();
         let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
         let armed: Armed = Arc::default();
         let fired = Arc::new(AtomicUsize::new(0));
         let accept = tokio::spawn({
-            let (up, links) = (up.clone(), links.clone());
+            let (up, links, replies) = (up.clone(), links.clone(), replies.clone());
             let (armed, fired) = (armed.clone(), fired.clone());
             async move {
                 loop {
@@ -63,9 +66,10 @@ impl Proxy {
                         continue;
                     }
                     let (armed, fired) = (armed.clone(), fired.clone());
+                    let replies = replies.clone();
                     let link = tokio::spawn(async move {
                         if let Ok(server) = TcpStream::connect(target).await {
-                            relay(client, server, target, armed, fired).await;
+                            relay(client, server, target, armed, fired, &replies).await;
                         }
                     });
                     links.lock().unwrap().push(link);
@@ -75,6 +79,7 @@ impl Proxy {
         Proxy {
             addr,
             up,
+            replies,
             links,
             accept,
             armed,
@@ -115,9 +120,24 @@ impl Proxy {
         }
     }
 
-    /// Accepts connections again.
+    /// Accepts connections again (and passes replies again).
     pub(crate) fn restore(&self) {
+        *self.replies.trigger.lock().unwrap() = None;
+        self.replies.muted.store(false, Ordering::SeqCst);
         self.up.store(true, Ordering::SeqCst);
+    }
+
+    /// Once a client sends bytes holding `pattern`, every server reply on
+    /// every link is dropped, while requests still go through: the server
+    /// does the work, the client never hears of it (a reply lost after a
+    /// commit). [`cut`](Self::cut) then ends the links; `restore` undoes both.
+    pub(crate) fn mute_replies_after(&self, pattern: &[u8]) {
+        *self.replies.trigger.lock().unwrap() = Some(pattern.to_vec());
+    }
+
+    /// Whether replies are being dropped (the pattern was seen).
+    pub(crate) fn replies_muted(&self) -> bool {
+        self.replies.muted.load(Ordering::SeqCst)
     }
 }
 
@@ -125,6 +145,33 @@ impl Drop for Proxy {
     fn drop(&mut self) {
         self.accept.abort();
         self.cut();
+    }
+}
+
+/// When server replies stop reaching clients.
+#[derive(Default)]
+struct Replies {
+    /// Requests holding these bytes mute the replies.
+    trigger: Mutex<Option<Vec<u8>>>,
+    muted: AtomicBool,
+}
+
+impl Replies {
+    /// Looks for the trigger in what a client sent: `seen` ends with the
+    /// previous read, so a pattern split across reads is found too.
+    fn watch(&self, seen: &mut Vec<u8>, sent: &[u8]) {
+        let trigger = self.trigger.lock().unwrap();
+        let Some(pattern) = trigger.as_deref() else {
+            seen.clear();
+            return;
+        };
+        seen.extend_from_slice(sent);
+        if seen.windows(pattern.len()).any(|w| w == pattern) {
+            self.muted.store(true, Ordering::SeqCst);
+        }
+        let keep = pattern.len().saturating_sub(1);
+        let cut = seen.len().saturating_sub(keep);
+        seen.drain(..cut);
     }
 }
 
@@ -136,6 +183,7 @@ async fn relay(
     target: SocketAddr,
     armed: Armed,
     fired: Arc<AtomicUsize>,
+    muted: &Replies,
 ) {
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
@@ -147,8 +195,9 @@ async fn relay(
         &armed,
         &fired,
         &lose_reply,
+        muted,
     );
-    let replies = replies(server_read, client_write, &lose_reply);
+    let replies = replies(server_read, client_write, &lose_reply, muted);
     tokio::pin!(requests, replies);
     tokio::select! {
         // The server closed, or a reply was lost on purpose: the link ends.
@@ -166,8 +215,10 @@ async fn requests(
     armed: &Armed,
     fired: &AtomicUsize,
     lose_reply: &AtomicBool,
+    muted: &Replies,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
+    let mut seen = Vec::new();
     loop {
         let n = match from.read(&mut buf).await {
             Ok(0) | Err(_) => {
@@ -177,6 +228,8 @@ async fn requests(
             Ok(n) => n,
         };
         let chunk = &buf[..n];
+        // Watched before it is sent: the reply cannot overtake it.
+        muted.watch(&mut seen, chunk);
         let fault = {
             let mut armed = armed.lock().unwrap();
             let hit = armed
@@ -202,7 +255,12 @@ async fn requests(
     }
 }
 
-async fn replies(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, lose_reply: &AtomicBool) {
+async fn replies(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    lose_reply: &AtomicBool,
+    muted: &Replies,
+) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match from.read(&mut buf).await {
@@ -212,6 +270,9 @@ async fn replies(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, lose_reply: &A
         if lose_reply.load(Ordering::SeqCst) {
             // The server has acted; the client never hears of it.
             return;
+        }
+        if muted.muted.load(Ordering::SeqCst) {
+            continue;
         }
         if to.write_all(&buf[..n]).await.is_err() {
             return;

@@ -155,7 +155,9 @@ impl Backend {
 
 /// Forwards a call to whichever backend the store holds. Every backend has
 /// the same methods (`fetch_live`, `insert`, `update_if`, `is_live`,
-/// `delete`, `clear_expired_batch`, `touch`), with `sqlx::Error` errors.
+/// `delete`, `delete_if`, `clear_expired_batch`, `touch`), with `sqlx::Error`
+/// errors, except `update_if`, which sorts its own into [`StoreError`] (a
+/// save whose reply was lost is unavailable, whatever the sqlx error).
 macro_rules! dispatch {
     ($backend:expr, $b:ident => $call:expr) => {
         match $backend {
@@ -296,8 +298,7 @@ impl SessionStore for DbStore {
         let written = dispatch!(
             &self.shared.backend,
             b => b.update_if(key, &data, record.expires_at, expected.as_bytes(), now).await
-        )
-        .map_err(from_sqlx)?;
+        )?;
         if written {
             return Ok(SaveOutcome::Saved(Saved {
                 cookie_value: key.to_owned(),
@@ -316,6 +317,28 @@ impl SessionStore for DbStore {
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         dispatch!(&self.shared.backend, b => b.delete(key).await).map_err(from_sqlx)
+    }
+
+    /// One `DELETE … WHERE session_key = ? AND session_data = ?`: no save can
+    /// land between the comparison and the delete. When it deletes nothing,
+    /// a live row means a newer version (`false`); none means gone (`true`).
+    async fn delete_if(
+        &self,
+        key: &str,
+        expected: &Version,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let deleted = dispatch!(
+            &self.shared.backend,
+            b => b.delete_if(key, expected.as_bytes()).await
+        )
+        .map_err(from_sqlx)?;
+        if deleted {
+            return Ok(true);
+        }
+        let live =
+            dispatch!(&self.shared.backend, b => b.is_live(key, now).await).map_err(from_sqlx)?;
+        Ok(!live)
     }
 
     async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {

@@ -16,8 +16,8 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
-use sqlx::{Connection, Row};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions};
+use sqlx::{ConnectOptions, Connection, Executor, Row};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::error::StoreError;
@@ -35,6 +35,12 @@ use super::{Backend, DbOptions, DbStore, StoredRow};
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// A pooled connection idle for longer than this is pinged before use.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+/// How long a statement of ours waits for another transaction's row lock
+/// (`innodb_lock_wait_timeout`, whole seconds; the server's default is 50).
+const LOCK_WAIT_SECS: u32 = 3;
+/// Longest a statement of ours may run: MariaDB's `max_statement_time` (in
+/// seconds), or MySQL's `max_execution_time` (in ms, for `SELECT`s only).
+const STATEMENT_SECS: u32 = 5;
 /// MySQL's `ER_NO_SUCH_TABLE`.
 const NO_SUCH_TABLE: u16 = 1146;
 
@@ -47,12 +53,18 @@ impl DbStore {
     /// timeout, so a dead server answers 503 within seconds; a health ping
     /// only for a connection idle for over 30 s instead of before every
     /// query; and the session `time_zone` pinned to `+00:00` whatever the URL
-    /// says, as Django's `USE_TZ=True` expects.
+    /// says, as Django's `USE_TZ=True` expects. Each connection waits at most
+    /// 3 s for a row lock (`innodb_lock_wait_timeout`) and runs a statement
+    /// for at most 5 s (`max_statement_time` on MariaDB, `max_execution_time`
+    /// for reads on MySQL), so a locked or slow row answers 503 within
+    /// seconds instead of holding a request and a connection. sqlx's
+    /// statement logging is off: its DEBUG and slow-statement WARN lines
+    /// would show each statement's text.
     ///
     /// Saves that queue up while earlier ones are running (at most half the
     /// pool's connections write at once) go to the server together, as one
-    /// multi-statement transaction: one round trip and one commit for all,
-    /// each save keeping its own compare-and-set outcome. A lone save goes
+    /// transaction: two round trips and one commit for all, each save keeping
+    /// its own compare-and-set outcome, every value a bound parameter. A lone save goes
     /// at once. The batching runs in a task on the Tokio runtime that opened
     /// the store.
     pub async fn mysql(url: &str, codec: Codec) -> Result<Self, StoreError> {
@@ -74,6 +86,11 @@ impl DbStore {
     /// session settings stay the caller's), creating the table if it is
     /// missing. `expire_date` values are bound as naive UTC `DATETIME`s,
     /// which the session `time_zone` never shifts.
+    ///
+    /// Session keys and data are always bound parameters, never statement
+    /// text. Still, consider what [`mysql`](Self::mysql) sets up on its own
+    /// pool: `disable_statement_logging()` on the connect options, and short
+    /// `innodb_lock_wait_timeout` / `max_statement_time` in `after_connect`.
     pub async fn from_mysql_pool(pool: MySqlPool, codec: Codec) -> Result<Self, StoreError> {
         Self::from_mysql_pool_with(pool, codec, DbOptions::new()).await
     }
@@ -108,6 +125,7 @@ struct Statements {
     update: String,
     is_live: String,
     delete: String,
+    delete_if: String,
     clear_batch: String,
     touch: String,
 }
@@ -133,6 +151,9 @@ impl Statements {
             ),
             is_live: format!("SELECT 1 FROM {t} WHERE session_key = ? AND expire_date > ?"),
             delete: format!("DELETE FROM {t} WHERE session_key = ?"),
+            delete_if: format!(
+                "DELETE FROM {t} WHERE session_key = ? AND CAST(session_data AS BINARY) = ?"
+            ),
             // Strict `<` as Django's clear_expired.
             clear_batch: format!("DELETE FROM {t} WHERE expire_date < ? LIMIT ?"),
             touch: format!(
@@ -161,7 +182,9 @@ impl MySqlBackend {
         // `datetime(6)` is not shifted by the session time zone, but NOW()
         // in an operator's query, or a `timestamp` column, would be: keep the
         // connection on UTC, as Django's MySQL backend does with USE_TZ.
-        let options = options.timezone(Some("+00:00".to_owned()));
+        let options = options
+            .timezone(Some("+00:00".to_owned()))
+            .disable_statement_logging();
         // sqlx pings every connection it hands out, on top of the ping
         // when it takes one back: a round trip more per query, which costs
         // a session load more than the query itself. A connection that
@@ -170,6 +193,7 @@ impl MySqlBackend {
         let pool = MySqlPoolOptions::new()
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .test_before_acquire(false)
+            .after_connect(|conn, _| Box::pin(limit_waits(conn)))
             .before_acquire(|conn, meta| {
                 Box::pin(async move {
                     if meta.idle_for > PING_IF_IDLE_FOR {
@@ -188,7 +212,7 @@ impl MySqlBackend {
     async fn with_pool(pool: MySqlPool, table: &Table) -> Result<Self, StoreError> {
         ensure_table(&pool, table).await?;
         let sql = Statements::new(table);
-        let flush = MySqlFlush::new(pool.clone(), table, sql.update.clone());
+        let flush = MySqlFlush::new(pool.clone(), sql.update.clone());
         let saves = Batcher::spawn(flush, pool.options().get_max_connections());
         Ok(Self { pool, sql, saves })
     }
@@ -242,7 +266,7 @@ impl MySqlBackend {
         expires_at: OffsetDateTime,
         expected: &[u8],
         now: OffsetDateTime,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<bool, StoreError> {
         self.saves
             .update_if(key, data, expires_at, expected, now)
             .await
@@ -267,6 +291,16 @@ impl MySqlBackend {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Deletes the row only if it holds `expected`; whether it did.
+    pub(crate) async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(&self.sql.delete_if)
+            .bind(key)
+            .bind(expected)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Deletes up to `limit` expired rows; returns how many went.
@@ -297,6 +331,24 @@ impl MySqlBackend {
             .await?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+/// Bounds how long each statement on a connection of ours may wait or run.
+async fn limit_waits(conn: &mut MySqlConnection) -> Result<(), sqlx::Error> {
+    let lock_wait = format!("SET SESSION innodb_lock_wait_timeout = {LOCK_WAIT_SECS}");
+    conn.execute(lock_wait.as_str()).await?;
+    let mariadb = format!("SET SESSION max_statement_time = {STATEMENT_SECS}");
+    match conn.execute(mariadb.as_str()).await {
+        // Not MariaDB: MySQL names it otherwise, in milliseconds.
+        Err(sqlx::Error::Database(_)) => {
+            let mysql = format!("SET SESSION max_execution_time = {}", STATEMENT_SECS * 1000);
+            conn.execute(mysql.as_str()).await?;
+        }
+        other => {
+            other?;
+        }
+    }
+    Ok(())
 }
 
 /// Creates the table with Django's columns and index when it is missing. An

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use md5::{Digest, Md5};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Connection, Row};
+use sqlx::{ConnectOptions, Connection, Row};
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
@@ -25,6 +25,10 @@ use super::{Backend, DbOptions, DbStore, StoredRow};
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// A pooled connection idle for longer than this is pinged before use.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+/// Server settings of our connections, unless the URL's `options` set them:
+/// a statement waits at most 3 s for a lock and runs at most 5 s, so a
+/// locked or slow row answers 503 within seconds.
+const LIMITS: [(&str, &str); 2] = [("lock_timeout", "3s"), ("statement_timeout", "5s")];
 
 impl DbStore {
     /// Connects to the PostgreSQL database at `url`
@@ -36,6 +40,11 @@ impl DbStore {
     /// timeout, so a dead server answers 503 within seconds; and a health
     /// ping only for a connection idle for over 30 s instead of before every
     /// query. `application_name` is `sessionkit` unless the URL sets one.
+    /// Each connection has `lock_timeout` 3 s and `statement_timeout` 5 s
+    /// (unless the URL's `options` set them), so a locked or slow row answers
+    /// 503 within seconds instead of holding a request and a connection.
+    /// sqlx's statement logging is off: its DEBUG and slow-statement WARN
+    /// lines would show each statement's text.
     ///
     /// Saves that queue up while earlier ones are running (at most half the
     /// pool's connections write at once) go to the server together, as one
@@ -59,6 +68,11 @@ impl DbStore {
 
     /// Uses an existing pool as it is configured (its size and timeouts stay
     /// the caller's), creating the table if it is missing.
+    ///
+    /// Session keys and data are always bound parameters, never statement
+    /// text. Still, consider what [`postgres`](Self::postgres) sets up on its
+    /// own pool: `disable_statement_logging()` on the connect options, and
+    /// `lock_timeout` / `statement_timeout` through their `options`.
     pub async fn from_postgres_pool(pool: PgPool, codec: Codec) -> Result<Self, StoreError> {
         Self::from_postgres_pool_with(pool, codec, DbOptions::new()).await
     }
@@ -93,6 +107,7 @@ struct Statements {
     update: String,
     is_live: String,
     delete: String,
+    delete_if: String,
     clear_batch: String,
     touch: String,
 }
@@ -120,6 +135,7 @@ impl Statements {
             ),
             is_live: format!("SELECT 1 FROM {t} WHERE session_key = $1 AND expire_date > $2"),
             delete: format!("DELETE FROM {t} WHERE session_key = $1"),
+            delete_if: format!("DELETE FROM {t} WHERE session_key = $1 AND session_data = $2"),
             // Strict `<` as Django's clear_expired. The outer condition is
             // re-checked on a row changed since the subquery read it, so a
             // row made live meanwhile is never deleted.
@@ -156,6 +172,9 @@ impl PgBackend {
             // Lets an operator tell our connections apart in pg_stat_activity.
             None => options.application_name("sessionkit"),
         };
+        let set = options.get_options().unwrap_or_default().to_owned();
+        let limits = LIMITS.into_iter().filter(|(name, _)| !set.contains(name));
+        let options = options.options(limits).disable_statement_logging();
         // sqlx pings every connection it hands out, on top of the ping
         // when it takes one back: a round trip more per query, which costs
         // a session load more than the query itself. A connection that
@@ -233,7 +252,7 @@ impl PgBackend {
         expires_at: OffsetDateTime,
         expected: &[u8],
         now: OffsetDateTime,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<bool, StoreError> {
         // A version a `text` column cannot hold is reported not written by
         // the flush, in the batch or alone.
         self.saves
@@ -260,6 +279,23 @@ impl PgBackend {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Deletes the row only if it holds `expected`; whether it did.
+    pub(crate) async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool, sqlx::Error> {
+        // A version a `text` column cannot hold is not what the row holds.
+        let Some(expected) = std::str::from_utf8(expected)
+            .ok()
+            .filter(|e| !e.contains('\0'))
+        else {
+            return Ok(false);
+        };
+        let done = sqlx::query(&self.sql.delete_if)
+            .bind(key)
+            .bind(expected)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Deletes up to `limit` expired rows; returns how many went.

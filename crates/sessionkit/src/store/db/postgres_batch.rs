@@ -1,6 +1,10 @@
 //! How PostgreSQL writes a batch of saves: one `UPDATE … FROM unnest(…)`
 //! statement, so one round trip, one commit and one WAL flush serve them all.
 //! The statement returns the position of each save whose row it changed.
+//!
+//! The statement commits on its own: an error the server sends (a lock
+//! timeout, say) means nothing was written; a connection lost once it was
+//! sent leaves the outcome unknown.
 
 use async_trait::async_trait;
 use sqlx::postgres::PgPool;
@@ -8,7 +12,10 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::ddl::Table;
-use super::save_batch::{Flush, Job};
+use crate::error::StoreError;
+
+use super::error::{from_sqlx, refused_by_server};
+use super::save_batch::{after_sent, BatchError, Flush, Job};
 
 /// A pool and the two statements.
 pub(super) struct PgFlush {
@@ -54,7 +61,7 @@ fn as_text(expected: &[u8]) -> Option<&str> {
 
 #[async_trait]
 impl Flush for PgFlush {
-    async fn together(&self, batch: &[Job]) -> Result<Vec<bool>, sqlx::Error> {
+    async fn together(&self, batch: &[Job]) -> Result<Vec<bool>, BatchError> {
         let mut positions = Vec::with_capacity(batch.len());
         let mut keys = Vec::with_capacity(batch.len());
         let mut data = Vec::with_capacity(batch.len());
@@ -74,6 +81,7 @@ impl Flush for PgFlush {
             expected.push(version);
             nows.push(job.now);
         }
+        let mut conn = self.pool.acquire().await.map_err(BatchError::NotWritten)?;
         let rows = sqlx::query(&self.batch)
             .bind(positions)
             .bind(keys)
@@ -81,11 +89,16 @@ impl Flush for PgFlush {
             .bind(expiries)
             .bind(expected)
             .bind(nows)
-            .fetch_all(&self.pool)
-            .await?;
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| match e {
+                e if refused_by_server(&e) => BatchError::NotWritten(e),
+                e => BatchError::Unknown(e),
+            })?;
         let mut written = vec![false; batch.len()];
         for row in rows {
-            let i: i32 = row.try_get(0)?;
+            // Committed already: a reply we cannot read leaves it unknown.
+            let i: i32 = row.try_get(0).map_err(BatchError::Unknown)?;
             if let Some(slot) = usize::try_from(i).ok().and_then(|i| written.get_mut(i)) {
                 *slot = true;
             }
@@ -93,18 +106,20 @@ impl Flush for PgFlush {
         Ok(written)
     }
 
-    async fn single(&self, job: &Job) -> Result<bool, sqlx::Error> {
+    async fn single(&self, job: &Job) -> Result<bool, StoreError> {
         let Some(expected) = as_text(&job.expected) else {
             return Ok(false);
         };
+        let mut conn = self.pool.acquire().await.map_err(from_sqlx)?;
         let done = sqlx::query(&self.single)
             .bind(job.data.as_str())
             .bind(job.expires_at)
             .bind(job.key.as_str())
             .bind(expected)
             .bind(job.now)
-            .execute(&self.pool)
-            .await?;
+            .execute(&mut *conn)
+            .await
+            .map_err(after_sent)?;
         Ok(done.rows_affected() > 0)
     }
 }

@@ -12,8 +12,18 @@
 //! Every save keeps its own outcome, whatever its neighbours did. A session
 //! key appears at most once per batch (a second save of the same session
 //! waits for the next one), so which of two saves of a row won is never left
-//! to the server. Should a batch fail, nothing of it was written and each
-//! save runs on its own, so each gets its own true outcome.
+//! to the server. Should a batch fail in a way that proves nothing of it was
+//! written (the server refused a statement before the commit, or it was never
+//! sent), each save runs on its own, so each gets its own true outcome. When
+//! the connection fails after the batch was sent, the commit may have
+//! happened: re-running a save would then find its own write, report a
+//! conflict, and the caller would apply its change twice. Those saves answer
+//! [`StoreError::Unavailable`] instead (outcome unknown), and so does a save
+//! on its own that fails that way. Nothing here retries them.
+//!
+//! The queue is bounded: when the server falls so far behind that it is
+//! full, a save is refused at once as unavailable instead of waiting without
+//! end.
 //!
 //! The batches run in tasks of their own: a request that gives up (its future
 //! is dropped) cannot cut a batch short and leave other requests' saves
@@ -26,6 +36,10 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
+use crate::error::StoreError;
+
+use super::error::{from_sqlx, refused_by_server, OutcomeUnknown, QueueFull};
+
 /// Most saves in one batch: bounds how long one commit keeps the others
 /// waiting, and the size of what is sent.
 const MAX_BATCH: usize = 64;
@@ -34,17 +48,34 @@ const MAX_BATCH: usize = 64;
 /// `max_allowed_packet` is 16 MiB by default on MariaDB, 4 MiB on old
 /// MySQL). A save larger than this alone still goes, as a batch of one.
 const MAX_BATCH_BYTES: usize = 1 << 20;
+/// Most saves waiting for a batch: a few seconds of a slow server's work.
+/// Beyond it a save fails at once as unavailable, which sheds load instead
+/// of piling up requests (and memory) behind a server that cannot keep up.
+const QUEUE_CAPACITY: usize = 1024;
+
+/// Why a batch was not written, which decides what its saves may do next.
+#[derive(Debug)]
+pub(super) enum BatchError {
+    /// Nothing of the batch was committed (a statement refused before the
+    /// commit, a connection never obtained, a value the batch cannot take):
+    /// each save may run again on its own.
+    NotWritten(sqlx::Error),
+    /// The batch was sent and the connection failed before the reply: the
+    /// commit may or may not have happened.
+    Unknown(sqlx::Error),
+}
 
 /// How one server writes saves.
 #[async_trait]
 pub(super) trait Flush: Send + Sync + 'static {
     /// Writes `batch` (two or more saves, each of a different session) in
     /// one transaction; returns, for each save in order, whether it was
-    /// written. An error means nothing was written.
-    async fn together(&self, batch: &[Job]) -> Result<Vec<bool>, sqlx::Error>;
+    /// written. The error says whether anything may have been written.
+    async fn together(&self, batch: &[Job]) -> Result<Vec<bool>, BatchError>;
 
-    /// Writes one save on its own.
-    async fn single(&self, job: &Job) -> Result<bool, sqlx::Error>;
+    /// Writes one save on its own. A connection failing once the save was
+    /// sent is [`after_sent`]'s unknown outcome.
+    async fn single(&self, job: &Job) -> Result<bool, StoreError>;
 }
 
 /// One compare-and-set save and where its outcome goes.
@@ -55,13 +86,13 @@ pub(super) struct Job {
     /// The stored `session_data` the save expects, byte for byte.
     pub(super) expected: Vec<u8>,
     pub(super) now: OffsetDateTime,
-    pub(super) done: oneshot::Sender<Result<bool, sqlx::Error>>,
+    pub(super) done: oneshot::Sender<Result<bool, StoreError>>,
 }
 
 /// The handle the backend keeps; the batching task ends when it is dropped.
 #[derive(Debug)]
 pub(super) struct Batcher {
-    jobs: mpsc::UnboundedSender<Job>,
+    jobs: mpsc::Sender<Job>,
 }
 
 /// The batching task stopped: only if the runtime it ran on shut down.
@@ -74,7 +105,7 @@ impl Batcher {
     /// most half of them write batches at once, so loads always find
     /// connections too.
     pub(super) fn spawn(flush: impl Flush, pool_size: u32) -> Self {
-        let (jobs, queue) = mpsc::unbounded_channel();
+        let (jobs, queue) = mpsc::channel(QUEUE_CAPACITY);
         let in_flight = usize::try_from(pool_size / 2).unwrap_or(usize::MAX).max(1);
         tokio::spawn(run(Arc::new(flush), queue, in_flight));
         Self { jobs }
@@ -89,7 +120,7 @@ impl Batcher {
         expires_at: OffsetDateTime,
         expected: &[u8],
         now: OffsetDateTime,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<bool, StoreError> {
         let (done, outcome) = oneshot::channel();
         let job = Job {
             key: key.to_owned(),
@@ -99,8 +130,11 @@ impl Batcher {
             now,
             done,
         };
-        let gone = || sqlx::Error::WorkerCrashed;
-        self.jobs.send(job).map_err(|_| gone())?;
+        let gone = || StoreError::Unavailable(Box::new(BatcherGone));
+        self.jobs.try_send(job).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => StoreError::Unavailable(Box::new(QueueFull)),
+            mpsc::error::TrySendError::Closed(_) => gone(),
+        })?;
         outcome.await.unwrap_or_else(|_| {
             tracing::error!(error = %BatcherGone, "session save not run");
             Err(gone())
@@ -108,7 +142,7 @@ impl Batcher {
     }
 }
 
-async fn run<F: Flush>(flush: Arc<F>, mut queue: mpsc::UnboundedReceiver<Job>, in_flight: usize) {
+async fn run<F: Flush>(flush: Arc<F>, mut queue: mpsc::Receiver<Job>, in_flight: usize) {
     let slots = Arc::new(Semaphore::new(in_flight));
     // Jobs held back from the previous batch (a second save of a session).
     let mut waiting: Vec<Job> = Vec::new();
@@ -168,14 +202,37 @@ async fn run_batch(flush: &impl Flush, batch: Vec<Job>) {
                 }
                 return;
             }
-            Err(e) => {
-                tracing::debug!(error = %e, saves = batch.len(), "session save batch failed; saving one by one");
+            Err(BatchError::NotWritten(e)) => {
+                tracing::debug!(error = %e, saves = batch.len(), "session save batch not written; saving one by one");
+            }
+            Err(BatchError::Unknown(e)) => {
+                tracing::warn!(error = %e, saves = batch.len(), "session save batch sent, reply lost: outcome unknown");
+                let e = Arc::new(e);
+                for job in batch {
+                    let unknown = OutcomeUnknown(e.clone());
+                    let _ = job
+                        .done
+                        .send(Err(StoreError::Unavailable(Box::new(unknown))));
+                }
+                return;
             }
         }
     }
     for job in batch {
         let outcome = flush.single(&job).await;
         let _ = job.done.send(outcome);
+    }
+}
+
+/// The error of a save that was (or may have been) sent. The server's own
+/// refusal, or no connection at all, is what it is; anything else (an I/O or
+/// protocol failure mid-statement) leaves the outcome unknown: unavailable,
+/// and not to be retried by the store.
+pub(super) fn after_sent(error: sqlx::Error) -> StoreError {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => from_sqlx(error),
+        e if refused_by_server(&e) => from_sqlx(e),
+        other => StoreError::Unavailable(Box::new(OutcomeUnknown(Arc::new(other)))),
     }
 }
 

@@ -29,7 +29,10 @@ impl DbStore {
     /// Opens the SQLite database at `url` (`sqlite://path`, created when
     /// missing unless the URL sets `mode=`), in WAL mode with
     /// `synchronous=NORMAL` and a 5 s busy timeout, and creates Django's
-    /// `django_session` table if it is missing.
+    /// `django_session` table if it is missing. A database file created here
+    /// is readable and writable by its owner only (mode 0600 whatever the
+    /// umask: sessions are credentials), and so are the WAL files SQLite
+    /// makes beside it. sqlx's statement logging is off.
     ///
     /// Reads share a pool; writes go through one connection of the store's
     /// own, and writes that queue up meanwhile are committed together (each
@@ -53,6 +56,9 @@ impl DbStore {
 
     /// Uses an existing pool as it is configured (its size, timeouts and
     /// pragmas stay the caller's), creating the table if it is missing.
+    /// Keys and data are always bound parameters, never statement text;
+    /// [`sqlite`](Self::sqlite) also turns sqlx's statement logging off
+    /// (`disable_statement_logging()` on the connect options).
     pub async fn from_sqlite_pool(
         pool: sqlx::SqlitePool,
         codec: Codec,
@@ -90,6 +96,7 @@ struct Statements {
     update: String,
     is_live: String,
     delete: String,
+    delete_if: String,
     clear_batch: String,
     touch: String,
 }
@@ -116,6 +123,9 @@ impl Statements {
             ),
             is_live: format!("SELECT 1 FROM {t} WHERE session_key = ?1 AND expire_date > ?2"),
             delete: format!("DELETE FROM {t} WHERE session_key = ?1"),
+            delete_if: format!(
+                "DELETE FROM {t} WHERE session_key = ?1 AND CAST(session_data AS BLOB) = ?2"
+            ),
             // Strict `<` as Django's clear_expired: a row expiring exactly now
             // is neither loadable nor deleted.
             clear_batch: format!(
@@ -155,11 +165,15 @@ impl SqliteBackend {
         // one, a missing file is created, as Django's SQLite backend does.
         if !has_mode_param(url) {
             options = options.create_if_missing(true);
+            if !is_in_memory(url) {
+                create_private(options.get_filename());
+            }
         }
         let options = options
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+            .disable_statement_logging();
         let mut pool_options = SqlitePoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
         if is_in_memory(url) {
             // An in-memory database lives as long as one connection to it:
@@ -258,7 +272,7 @@ impl SqliteBackend {
         expires_at: OffsetDateTime,
         expected: &[u8],
         now: OffsetDateTime,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<bool, StoreError> {
         let done = self
             .write(
                 &self.sql.update,
@@ -270,7 +284,8 @@ impl SqliteBackend {
                     Arg::Text(datetime::format(now)),
                 ],
             )
-            .await?;
+            .await
+            .map_err(from_sqlx)?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -291,6 +306,13 @@ impl SqliteBackend {
         self.write(&self.sql.delete, vec![Arg::Text(key.to_owned())])
             .await?;
         Ok(())
+    }
+
+    /// Deletes the row only if it holds `expected`; whether it did.
+    pub(crate) async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool, sqlx::Error> {
+        let args = vec![Arg::Text(key.to_owned()), Arg::Bytes(expected.to_vec())];
+        let done = self.write(&self.sql.delete_if, args).await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Deletes up to `limit` rows expired at `now`; returns how many went.
@@ -368,6 +390,19 @@ async fn table_exists(pool: &SqlitePool, table: &Table) -> Result<bool, sqlx::Er
     .fetch_optional(pool)
     .await?;
     Ok(row.is_some())
+}
+
+/// Creates the missing database file empty (SQLite takes an empty file as a
+/// new database) with mode 0600, before SQLite would create it under the
+/// umask (usually 0644). SQLite gives the `-wal` and `-shm` files it makes
+/// later the database file's mode. A failure is left for SQLite's own open
+/// to report.
+fn create_private(path: &std::path::Path) {
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+    let _ = file.open(path);
 }
 
 /// The `key=value` pairs of the URL's query string.

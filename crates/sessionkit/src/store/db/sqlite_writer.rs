@@ -12,15 +12,32 @@
 //! The writer is a task of its own: a request that gives up (its future is
 //! dropped) cannot cut a batch short and leave other requests' writes
 //! undecided.
+//!
+//! A batch that SQLite refused before its commit is rolled back, and each
+//! write runs again alone for its own outcome. A batch that failed any other
+//! way (an I/O error, the driver's worker thread gone) may have been
+//! committed: its writes answer "outcome unknown" (unavailable) and are not
+//! run again, which could apply them twice. The queue is bounded: when it is
+//! full a write fails at once as unavailable.
+
+use std::sync::Arc;
 
 use sqlx::query::Query;
 use sqlx::sqlite::{Sqlite, SqliteArguments, SqliteConnection, SqliteQueryResult};
 use sqlx::{Connection, Executor};
 use tokio::sync::{mpsc, oneshot};
 
+use super::error::{unavailable, OutcomeUnknown, QueueFull};
+
 /// Most writes in one transaction: bounds how long one commit keeps the
 /// others waiting.
 const MAX_BATCH: usize = 64;
+/// Most writes waiting for the writer; beyond it a write fails at once.
+const QUEUE_CAPACITY: usize = 1024;
+/// SQLite's `SQLITE_IOERR` and `SQLITE_CORRUPT` primary result codes: the
+/// file may hold part of what was being written.
+const IOERR: u32 = 10;
+const CORRUPT: u32 = 11;
 
 /// A value bound to a statement.
 #[derive(Debug)]
@@ -41,7 +58,7 @@ struct Job {
 /// which ends when the handle is dropped.
 #[derive(Debug)]
 pub(super) struct Writer {
-    jobs: mpsc::UnboundedSender<Job>,
+    jobs: mpsc::Sender<Job>,
 }
 
 /// The writer task stopped: only if the runtime it ran on shut down.
@@ -51,7 +68,7 @@ struct WriterGone;
 
 impl Writer {
     pub(super) fn spawn(conn: SqliteConnection) -> Self {
-        let (jobs, queue) = mpsc::unbounded_channel();
+        let (jobs, queue) = mpsc::channel(QUEUE_CAPACITY);
         tokio::spawn(run(conn, queue));
         Self { jobs }
     }
@@ -69,7 +86,10 @@ impl Writer {
             done,
         };
         let gone = || sqlx::Error::WorkerCrashed;
-        self.jobs.send(job).map_err(|_| gone())?;
+        self.jobs.try_send(job).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => unavailable(QueueFull),
+            mpsc::error::TrySendError::Closed(_) => gone(),
+        })?;
         outcome.await.unwrap_or_else(|_| {
             tracing::error!(error = %WriterGone, "session write not run");
             Err(gone())
@@ -77,7 +97,7 @@ impl Writer {
     }
 }
 
-async fn run(mut conn: SqliteConnection, mut queue: mpsc::UnboundedReceiver<Job>) {
+async fn run(mut conn: SqliteConnection, mut queue: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         if batch.len() == 1 {
@@ -92,7 +112,7 @@ async fn run(mut conn: SqliteConnection, mut queue: mpsc::UnboundedReceiver<Job>
                     let _ = job.done.send(outcome);
                 }
             }
-            Err(e) => {
+            Err(e) if rolled_back(&e) => {
                 // Nothing of the batch was committed: each write runs
                 // alone, so each gets its own true outcome.
                 tracing::debug!(error = %e, writes = batch.len(), "SQLite batch rolled back; writing one by one");
@@ -101,8 +121,29 @@ async fn run(mut conn: SqliteConnection, mut queue: mpsc::UnboundedReceiver<Job>
                     let _ = job.done.send(outcome);
                 }
             }
+            Err(e) => {
+                tracing::warn!(error = %e, writes = batch.len(), "SQLite batch failed: outcome unknown");
+                let e = Arc::new(e);
+                for job in batch.drain(..) {
+                    let _ = job.done.send(Err(unavailable(OutcomeUnknown(e.clone()))));
+                }
+            }
         }
     }
+}
+
+/// Whether a batch's error proves it was rolled back: SQLite refused a
+/// statement (or the commit) and said so, for a reason other than the file
+/// itself failing.
+fn rolled_back(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = error else {
+        return false;
+    };
+    let primary = db
+        .code()
+        .and_then(|c| c.parse::<u32>().ok())
+        .map(|c| c & 0xff);
+    !matches!(primary, Some(IOERR | CORRUPT) | None)
 }
 
 /// Runs every job in one transaction. A constraint violation (a taken key

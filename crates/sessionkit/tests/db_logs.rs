@@ -1,0 +1,221 @@
+//! Session keys and signed session data never reach the logs through the db
+//! engine, even with every sqlx log on: sqlx logs each statement's SQL text
+//! (DEBUG, and WARN when slow), so the values must be bound parameters, never
+//! part of that text. The pools sessionkit builds log no statements at all.
+//!
+//! A binary of its own: it installs a global subscriber at TRACE.
+#![cfg(all(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+
+mod common;
+
+use std::sync::{Arc, OnceLock};
+
+use serde_json::json;
+use sessionkit::store::db::{DbOptions, DbStore};
+use sessionkit::store::{Record, SaveOutcome, SessionStore};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+use common::logs::Captured;
+use common::services::{available, mysql_url, postgres_url, unique};
+use common::{codec, data};
+
+const NOW: OffsetDateTime = datetime!(2026-03-01 12:34:56.789012 UTC);
+
+/// Everything logged by this binary, at every level.
+fn all_logs() -> &'static Captured {
+    static LOGS: OnceLock<Captured> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+        logs
+    })
+}
+
+/// Creates sessions, saves them all at once (so they queue and go as a
+/// batch), then once more alone, and loads them; returns every key and
+/// every `session_data` written.
+async fn save_a_batch(store: Arc<DbStore>) -> Vec<String> {
+    // Data of this test's own: tests share the logs.
+    let tag = store.table().to_owned();
+    let expires = NOW + Duration::hours(1);
+    let mut secrets = Vec::new();
+    let mut sessions = Vec::new();
+    for i in 0..12 {
+        let record = Record::new(data(json!({ "user": i, "tag": tag })), expires);
+        let saved = store.create(&record, NOW).await.expect("create");
+        secrets.push(saved.cookie_value.clone());
+        secrets.push(String::from_utf8(saved.version.as_bytes().to_vec()).expect("text"));
+        sessions.push(saved);
+    }
+    let mut saves = tokio::task::JoinSet::new();
+    for (i, saved) in sessions.iter().enumerate() {
+        let (store, key, version) = (
+            store.clone(),
+            saved.cookie_value.clone(),
+            saved.version.clone(),
+        );
+        let tag = tag.clone();
+        saves.spawn(async move {
+            let record = Record::new(
+                data(json!({ "user": i, "tag": tag, "seen": true })),
+                expires,
+            );
+            store
+                .save(&key, &record, &version, NOW)
+                .await
+                .expect("save")
+        });
+    }
+    while let Some(outcome) = saves.join_next().await {
+        match outcome.expect("save task") {
+            SaveOutcome::Saved(saved) => {
+                secrets.push(String::from_utf8(saved.version.as_bytes().to_vec()).expect("text"));
+            }
+            other => panic!("save: {other:?}"),
+        }
+    }
+    for saved in &sessions {
+        store
+            .load(&saved.cookie_value, NOW)
+            .await
+            .expect("load")
+            .expect("live");
+    }
+    secrets
+}
+
+/// None of `secrets` (nor the signed payload of a `session_data`) is in the
+/// logs.
+fn assert_not_logged(secrets: &[String]) {
+    let logs = all_logs().text();
+    for secret in secrets {
+        let payload = secret.split(':').next().unwrap_or(secret);
+        assert!(
+            !logs.contains(secret.as_str()) && !logs.contains(payload),
+            "a session key or session_data reached the logs"
+        );
+    }
+}
+
+/// Whether any logged statement touched `table`.
+fn statements_logged_for(table: &str) -> bool {
+    all_logs().text().contains(table)
+}
+
+#[tokio::test]
+async fn a_mysql_users_pool_logs_statements_without_keys_or_data() {
+    all_logs();
+    let url = mysql_url();
+    if !available("MySQL", &url).await {
+        return;
+    }
+    let table = unique("sk_test");
+    // A pool as users build them: statement logging on.
+    let pool = sqlx::MySqlPool::connect(&url).await.expect("connect");
+    let store =
+        DbStore::from_mysql_pool_with(pool.clone(), codec(), DbOptions::new().table(&table))
+            .await
+            .expect("open");
+    let secrets = save_a_batch(Arc::new(store)).await;
+    assert!(
+        statements_logged_for(&table),
+        "sqlx statement logs are captured"
+    );
+    assert!(
+        all_logs().text().contains("EXECUTE sk_cas USING"),
+        "the saves went as a batch"
+    );
+    assert_not_logged(&secrets);
+    sqlx::query(&format!("DROP TABLE `{table}`"))
+        .execute(&pool)
+        .await
+        .expect("drop");
+}
+
+#[tokio::test]
+async fn a_postgres_users_pool_logs_statements_without_keys_or_data() {
+    all_logs();
+    let url = postgres_url();
+    if !available("PostgreSQL", &url).await {
+        return;
+    }
+    let table = unique("sk_test");
+    let pool = sqlx::PgPool::connect(&url).await.expect("connect");
+    let store =
+        DbStore::from_postgres_pool_with(pool.clone(), codec(), DbOptions::new().table(&table))
+            .await
+            .expect("open");
+    let secrets = save_a_batch(Arc::new(store)).await;
+    assert!(
+        statements_logged_for(&table),
+        "sqlx statement logs are captured"
+    );
+    assert_not_logged(&secrets);
+    sqlx::query(&format!("DROP TABLE \"{table}\""))
+        .execute(&pool)
+        .await
+        .expect("drop");
+}
+
+#[tokio::test]
+async fn our_mysql_pool_logs_no_statements() {
+    all_logs();
+    let url = mysql_url();
+    if !available("MySQL", &url).await {
+        return;
+    }
+    let table = unique("sk_test");
+    let store = DbStore::mysql_with(&url, codec(), DbOptions::new().table(&table))
+        .await
+        .expect("open");
+    let pool = store.mysql_pool().expect("mysql").clone();
+    let secrets = save_a_batch(Arc::new(store)).await;
+    assert!(!statements_logged_for(&table), "statement logging is off");
+    assert_not_logged(&secrets);
+    sqlx::query(&format!("DROP TABLE `{table}`"))
+        .execute(&pool)
+        .await
+        .expect("drop");
+}
+
+#[tokio::test]
+async fn our_postgres_pool_logs_no_statements() {
+    all_logs();
+    let url = postgres_url();
+    if !available("PostgreSQL", &url).await {
+        return;
+    }
+    let table = unique("sk_test");
+    let store = DbStore::postgres_with(&url, codec(), DbOptions::new().table(&table))
+        .await
+        .expect("open");
+    let pool = store.postgres_pool().expect("postgres").clone();
+    let secrets = save_a_batch(Arc::new(store)).await;
+    assert!(!statements_logged_for(&table), "statement logging is off");
+    assert_not_logged(&secrets);
+    sqlx::query(&format!("DROP TABLE \"{table}\""))
+        .execute(&pool)
+        .await
+        .expect("drop");
+}
+
+#[tokio::test]
+async fn our_sqlite_pool_logs_no_statements() {
+    all_logs();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let table = unique("sk_test");
+    let url = format!("sqlite://{}", dir.path().join("s.sqlite3").display());
+    let store = DbStore::sqlite_with(&url, codec(), DbOptions::new().table(&table))
+        .await
+        .expect("open");
+    let secrets = save_a_batch(Arc::new(store)).await;
+    assert!(!statements_logged_for(&table), "statement logging is off");
+    assert_not_logged(&secrets);
+}
