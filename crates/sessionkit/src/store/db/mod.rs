@@ -237,6 +237,10 @@ impl fmt::Debug for DbStore {
     }
 }
 
+// Every key-taking call checks the key again: the public store API can be
+// called with any string (an admin tool, a query parameter), and MySQL's
+// case- and trailing-space-insensitive collations or PostgreSQL's refusal of
+// NUL would otherwise reach, or fail on, a real session's row.
 #[async_trait]
 impl SessionStore for DbStore {
     fn accepts(&self, cookie_value: &str) -> bool {
@@ -244,6 +248,9 @@ impl SessionStore for DbStore {
     }
 
     async fn load(&self, key: &str, now: OffsetDateTime) -> Result<Option<Loaded>, StoreError> {
+        if !key::is_valid_key(key) {
+            return Ok(None);
+        }
         let row = dispatch!(&self.shared.backend, b => b.fetch_live(key, now).await)
             .map_err(from_sqlx)?;
         let Some(row) = row else {
@@ -294,6 +301,9 @@ impl SessionStore for DbStore {
         expected: &Version,
         now: OffsetDateTime,
     ) -> Result<SaveOutcome, StoreError> {
+        if !key::is_valid_key(key) {
+            return Ok(SaveOutcome::Gone);
+        }
         let data = self.shared.codec.encode(&record.data, now);
         let written = dispatch!(
             &self.shared.backend,
@@ -316,6 +326,9 @@ impl SessionStore for DbStore {
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        if !key::is_valid_key(key) {
+            return Ok(());
+        }
         dispatch!(&self.shared.backend, b => b.delete(key).await).map_err(from_sqlx)
     }
 
@@ -328,6 +341,9 @@ impl SessionStore for DbStore {
         expected: &Version,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
+        if !key::is_valid_key(key) {
+            return Ok(true);
+        }
         let deleted = dispatch!(
             &self.shared.backend,
             b => b.delete_if(key, expected.as_bytes()).await
@@ -362,6 +378,9 @@ impl SessionStore for DbStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
+        if !key::is_valid_key(key) {
+            return Ok(false);
+        }
         dispatch!(&self.shared.backend, b => b.touch(key, expires_at, now).await).map_err(from_sqlx)
     }
 }
