@@ -102,6 +102,7 @@ impl<T: SessionCache + ?Sized> SessionCache for Arc<T> {
 /// Until when an entry cached at `now` for a record expiring at `expires_at`
 /// is worth keeping: the earlier of its expiry and `now + max_age` (a
 /// `max_age` too large to add is no cap).
+#[cfg(any(test, feature = "memory", feature = "redis", feature = "memcached"))]
 pub(crate) fn keep_until(
     expires_at: OffsetDateTime,
     now: OffsetDateTime,

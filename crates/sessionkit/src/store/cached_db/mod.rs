@@ -70,6 +70,7 @@ mod coherence;
 #[cfg(feature = "memory")]
 mod memory;
 
+#[cfg(any(feature = "redis", feature = "memcached"))]
 pub(crate) use cache::keep_until;
 pub use cache::{CacheEntry, SessionCache};
 #[cfg(feature = "memory")]

@@ -29,6 +29,7 @@ pub(crate) fn from_sqlx(error: sqlx::Error) -> StoreError {
 /// committed: the server refused a statement (and said so) while the
 /// session went on. A connection the server ends (an administrator's kill, a
 /// shutdown) can end it right after a commit, before the reply: unknown.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) fn refused_by_server(error: &sqlx::Error) -> bool {
     let sqlx::Error::Database(db) = error else {
         return false;
