@@ -133,10 +133,13 @@ async fn one(port: u16, conn: &mut Option<Conn>, cell: &Cell, ledger: &Ledger) -
             if let Some(new) = r.set_cookie {
                 let mut held = cell.lock().unwrap();
                 if held.as_deref() != Some(new.as_str()) {
-                    if held.is_some() {
+                    // Clients sharing a session that split pass the same few
+                    // cookies back and forth: only a session never seen before
+                    // is a replacement.
+                    let unseen = ledger.cookies.lock().unwrap().insert(new.clone());
+                    if unseen && held.is_some() {
                         ledger.replaced.fetch_add(1, Ordering::Relaxed);
                     }
-                    ledger.cookies.lock().unwrap().insert(new.clone());
                     *held = Some(new);
                 }
             }

@@ -89,21 +89,28 @@ enum Step {
     KillApp(Duration),
 }
 
-fn schedule(opts: &Options, servers: usize) -> Vec<Step> {
+/// `volatile`: the servers keep nothing across a kill (memcached), so they
+/// are killed once, first: what the kill wipes is excused (see `tally`), and
+/// the chaos after it is checked in full.
+fn schedule(opts: &Options, servers: usize, volatile: bool) -> Vec<Step> {
     let (chaos, calm) = if opts.quick {
         (Duration::from_millis(1000), Duration::from_millis(800))
     } else {
         (Duration::from_secs(3), Duration::from_secs(2))
     };
+    let kills: Vec<Step> = (0..servers)
+        .flat_map(|i| [Step::KillServer(i, calm / 2), Step::Calm(calm * 2)])
+        .collect();
     let mut cycle = Vec::new();
     if servers == 0 {
+        cycle.extend([Step::KillApp(calm / 2), Step::Calm(calm * 2)]);
         cycle.extend([Step::KillApp(calm / 2), Step::Calm(calm * 2)]);
     } else {
         for mode in [Mode::Cut, Mode::HalfOpen, Mode::Delay, Mode::Duplicate] {
             cycle.extend([Step::Chaos(mode, chaos), Step::Calm(calm)]);
         }
-        for i in 0..servers {
-            cycle.extend([Step::KillServer(i, calm / 2), Step::Calm(calm * 2)]);
+        if !volatile {
+            cycle.extend(kills.iter().copied());
         }
     }
     let cycle_len: Duration = cycle
@@ -113,6 +120,9 @@ fn schedule(opts: &Options, servers: usize) -> Vec<Step> {
         })
         .sum();
     let mut steps = vec![Step::Calm(calm)];
+    if volatile {
+        steps.extend(kills);
+    }
     let mut planned = Duration::ZERO;
     loop {
         steps.extend(cycle.iter().copied());
@@ -208,7 +218,7 @@ fn soak_engine(
     // database is its truth, so a forgetful cache there excuses nothing.
     let volatile = setup.servers.iter().all(|(_, s)| !s.durable) && !setup.servers.is_empty();
     let set_all = |setup: &Setup, m: Mode| setup.proxies.iter().for_each(|p| p.set(m));
-    for step in schedule(opts, setup.servers.len()) {
+    for step in schedule(opts, setup.servers.len(), volatile) {
         match step {
             Step::Calm(d) => std::thread::sleep(d),
             Step::Chaos(m, d) => {
