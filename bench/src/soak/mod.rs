@@ -134,6 +134,8 @@ fn schedule(opts: &Options, servers: usize, volatile: bool) -> Vec<Step> {
     steps
 }
 
+/// Runs the soak; `Ok(false)` on a lost or double-applied update or an
+/// engine that could not be soaked to the end.
 pub fn soak(args: &[String]) -> Result<bool, BoxError> {
     let opts = options(args)?;
     let exe = std::env::current_exe()?;
@@ -166,7 +168,8 @@ pub fn soak(args: &[String]) -> Result<bool, BoxError> {
         rows.push((e, r));
     }
     rt.shutdown_timeout(Duration::from_secs(2));
-    let text = report::render(opts.quick, opts.seconds, opts.own, opts.shared, &rows);
+    let run = format!("`soak {}`, {}", args.join(" "), report::stamp());
+    let text = report::render(&run, opts.quick, opts.seconds, opts.own, opts.shared, &rows);
     println!("{text}");
     let out = if opts.out.is_absolute() {
         opts.out.clone()

@@ -25,8 +25,8 @@ impl Row {
     pub fn summary(&self) -> String {
         let t = &self.tally;
         format!(
-            "{} requests, {} 2xx, count {}, lost {}, double-applied {}, applied although failed {}",
-            t.requests, t.ok, t.final_count, t.lost, t.double, t.applied_failed
+            "{} requests, {} 2xx, count {}, lost {}, double-applied {}, applied although 5xx {} / unanswered {}",
+            t.requests, t.ok, t.final_count, t.lost, t.double, t.applied_5xx, t.applied_unanswered
         )
     }
 
@@ -77,7 +77,25 @@ impl Row {
     }
 }
 
+/// When and on what: the UTC time and the library's commit.
+pub fn stamp() -> String {
+    let out = |cmd: &str, args: &[&str]| {
+        std::process::Command::new(cmd)
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    };
+    format!(
+        "{} UTC, commit {}",
+        out("date", &["-u", "+%Y-%m-%d %H:%M"]),
+        out("git", &["rev-parse", "--short", "HEAD"])
+    )
+}
+
 pub fn render(
+    run: &str,
     quick: bool,
     seconds: f64,
     own: usize,
@@ -94,6 +112,7 @@ pub fn render(
             format!("full: chaos cycles for at least {seconds:.0} s per engine")
         }
     );
+    let _ = writeln!(s, "Run: {run}.\n");
     let _ = writeln!(
         s,
         "{own} clients with a session each and {shared} sharing one, `GET /hit/?id=N` \
@@ -105,7 +124,7 @@ pub fn render(
     );
     let _ = writeln!(
         s,
-        "| engine | requests | 2xx | non-2xx | sessions | final count | lost | double-applied | applied although failed | lost to restart (volatile) | new session given | recovery ms |"
+        "| engine | requests | 2xx | non-2xx | sessions | final count | lost | double-applied | applied although 5xx / unanswered | lost to restart (volatile) | new session given | recovery ms |"
     );
     let _ = writeln!(
         s,
@@ -117,7 +136,7 @@ pub fn render(
                 let t = &row.tally;
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} |",
                     e.label(),
                     t.requests,
                     t.ok,
@@ -126,7 +145,8 @@ pub fn render(
                     t.final_count,
                     t.lost,
                     t.double,
-                    t.applied_failed,
+                    t.applied_5xx,
+                    t.applied_unanswered,
                     t.lost_to_restart,
                     row.replaced,
                     row.recovery()

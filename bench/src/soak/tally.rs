@@ -5,9 +5,10 @@
 //!   session's `n` is short of its ids (the counter went back);
 //! - double-applied: `n` above the number of distinct ids in its session, plus
 //!   an id found in more than one session;
-//! - applied although failed: an id present whose request got a non-2xx, a
-//!   timeout or a broken connection. Allowed (the outcome was unknown to the
-//!   client), but counted.
+//! - applied although failed: an id present whose request got a non-2xx
+//!   (`applied_5xx`), or no answer: a timeout or a broken connection
+//!   (`applied_unanswered`). Allowed (the client was told the outcome is
+//!   unknown, or told nothing), but counted.
 //!
 //! On a store that keeps nothing across a restart (memcached), a 2xx answered
 //! before the last kill of the server and missing afterwards is counted apart,
@@ -31,7 +32,8 @@ pub struct Tally {
     pub lost: u64,
     pub lost_to_restart: u64,
     pub double: u64,
-    pub applied_failed: u64,
+    pub applied_5xx: u64,
+    pub applied_unanswered: u64,
 }
 
 /// `volatile_until`: the end of the last kill of a store that loses its data
@@ -61,6 +63,7 @@ pub fn tally(outcomes: &[Outcome], finals: &[Final], volatile_until: Option<Inst
     for o in outcomes {
         t.requests += 1;
         let applied = seen.contains_key(&o.id);
+        let answered = matches!(o.result, End::Status(_));
         match o.result {
             r if r.ok() => {
                 t.ok += 1;
@@ -76,8 +79,10 @@ pub fn tally(outcomes: &[Outcome], finals: &[Final], volatile_until: Option<Inst
             End::Timeout => t.timeouts += 1,
             End::Broken => t.broken += 1,
         }
-        if applied {
-            t.applied_failed += 1;
+        match (applied, answered) {
+            (true, true) => t.applied_5xx += 1,
+            (true, false) => t.applied_unanswered += 1,
+            (false, _) => {}
         }
     }
     t
@@ -124,7 +129,8 @@ mod tests {
         }];
         let t = tally(&outcomes, &finals, None);
         assert_eq!((t.requests, t.ok, t.lost, t.double), (4, 2, 1, 1));
-        assert_eq!((t.applied_failed, t.timeouts, t.statuses[&503]), (1, 1, 1));
+        assert_eq!((t.applied_5xx, t.applied_unanswered), (1, 0));
+        assert_eq!((t.timeouts, t.statuses[&503]), (1, 1));
     }
 
     #[test]
