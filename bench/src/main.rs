@@ -13,11 +13,15 @@
 //!   --no-lost          skip the lost-update bench
 //!   --no-codec         skip the codec bench against Django
 //!   --out PATH         the Markdown report (default results/latest.md, quick: results/quick.md)
+//!
+//! cargo run --release --manifest-path bench/Cargo.toml -- soak [--quick] [--seconds N] [--out PATH] [engine…]
+//!                      the fault soak (bench/src/soak/mod.rs, bench/README.md)
 //! ```
 //!
 //! The binary re-executes itself for each role: `serve <variant> <port> [url]`
 //! (a server, pinned to core 0), `load …` and `lost …` (clients, pinned to
-//! core 1), `codec <n>` (our codec timing), `micro [n] [variant]` (each layer's
+//! core 1), `soak …` (the fault soak, see `soak/mod.rs`) and its server
+//! `soak-serve <port> SESSION_X=v…`, `codec <n>` (our codec timing), `micro [n] [variant]` (each layer's
 //! in-process cost per request, no sockets: for tuning). It exits non-zero when sessionkit
 //! loses an update or one of its servers fails; speed is reported, never
 //! asserted (the machine is shared and noisy).
@@ -30,6 +34,7 @@ mod report;
 mod run;
 mod serve;
 mod services;
+mod soak;
 mod variants;
 
 use std::path::PathBuf;
@@ -89,6 +94,11 @@ fn dispatch(args: &[String]) -> Result<bool, BoxError> {
                 args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000),
                 args.get(2).map(String::as_str),
             )?;
+            Ok(true)
+        }
+        Some("soak") => soak::soak(&args[1..]),
+        Some("soak-serve") => {
+            soak::app::serve(arg(args, 1, "a port")?, &args[2..])?;
             Ok(true)
         }
         Some("codec") => {

@@ -5,7 +5,7 @@
 //! answer is in. A request counts when it starts inside the measured window
 //! and completes before it ends; warm-up requests are not counted.
 
-mod conn;
+pub mod conn;
 mod lost;
 
 use std::time::{Duration, Instant};

@@ -7,6 +7,9 @@ mod memcached;
 mod mysql;
 mod postgres;
 mod redis;
+mod restartable;
+
+pub use restartable::Restartable;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -88,6 +91,19 @@ impl Drop for Services {
     fn drop(&mut self) {
         self.stop_all();
     }
+}
+
+/// How to start a private server: what `start` runs, and what the soak's
+/// [`Restartable`] runs again after a SIGKILL (same port, same data dir).
+pub(super) struct Spec {
+    name: &'static str,
+    program: String,
+    args: Vec<String>,
+    port: u16,
+    /// Stopped cleanly with SIGINT (PostgreSQL) instead of SIGTERM.
+    sigint: bool,
+    uid: Option<(u32, u32)>,
+    url: String,
 }
 
 /// Starts a store server pinned to the server core and waits for its port.

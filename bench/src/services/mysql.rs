@@ -4,10 +4,27 @@
 
 use std::path::Path;
 
-use super::{is_root, run, start_pinned};
+use super::{is_root, run, start_pinned, Spec};
 use crate::process::{free_port, Guard};
 
 pub(super) fn start(dir: &Path) -> Result<(Guard, String), String> {
+    let spec = spec(dir)?;
+    let guard = start_pinned(
+        "mariadbd", "mariadbd", &spec.args, dir, spec.port, false, None,
+    )?;
+    create_database(dir)?;
+    Ok((guard, spec.url))
+}
+
+/// The bench's database, once the server listens.
+pub(super) fn create_database(dir: &Path) -> Result<(), String> {
+    run(std::process::Command::new("mariadb")
+        .arg(format!("--socket={}", dir.join("mysqld.sock").display()))
+        .args(["-uroot", "-e", "CREATE DATABASE IF NOT EXISTS bench"]))
+}
+
+/// A fresh data dir and the command line that serves it.
+pub(super) fn spec(dir: &Path) -> Result<Spec, String> {
     let data = dir.join("data");
     let user = if is_root() { "root" } else { "" };
     let mut install = std::process::Command::new("mariadb-install-db");
@@ -34,9 +51,13 @@ pub(super) fn start(dir: &Path) -> Result<(Guard, String), String> {
     if !user.is_empty() {
         args.push(format!("--user={user}"));
     }
-    let guard = start_pinned("mariadbd", "mariadbd", &args, dir, port, false, None)?;
-    run(std::process::Command::new("mariadb")
-        .arg(format!("--socket={}", socket.display()))
-        .args(["-uroot", "-e", "CREATE DATABASE IF NOT EXISTS bench"]))?;
-    Ok((guard, format!("mysql://root@127.0.0.1:{port}/bench")))
+    Ok(Spec {
+        name: "mariadbd",
+        program: "mariadbd".into(),
+        args,
+        port,
+        sigint: false,
+        uid: None,
+        url: format!("mysql://root@127.0.0.1:{port}/bench"),
+    })
 }

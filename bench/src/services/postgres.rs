@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::{is_root, run, start_pinned};
+use super::{is_root, run, start_pinned, Spec};
 use crate::process::{free_port, Guard};
 
 fn bin_dir() -> Result<std::path::PathBuf, String> {
@@ -37,6 +37,21 @@ fn postgres_user() -> Result<(u32, u32), String> {
 }
 
 pub(super) fn start(dir: &Path) -> Result<(Guard, String), String> {
+    let spec = spec(dir)?;
+    let guard = start_pinned(
+        "postgres",
+        &spec.program,
+        &spec.args,
+        dir,
+        spec.port,
+        true,
+        spec.uid,
+    )?;
+    Ok((guard, spec.url))
+}
+
+/// A fresh cluster (`initdb`) and the command line that serves it.
+pub(super) fn spec(dir: &Path) -> Result<Spec, String> {
     use std::os::unix::process::CommandExt;
     let bin = bin_dir()?;
     let user = if is_root() {
@@ -70,10 +85,13 @@ pub(super) fn start(dir: &Path) -> Result<(Guard, String), String> {
         "-c".into(),
         "max_connections=200".into(),
     ];
-    let program = bin.join("postgres").display().to_string();
-    let guard = start_pinned("postgres", &program, &args, dir, port, true, user)?;
-    Ok((
-        guard,
-        format!("postgres://postgres@127.0.0.1:{port}/postgres"),
-    ))
+    Ok(Spec {
+        name: "postgres",
+        program: bin.join("postgres").display().to_string(),
+        args,
+        port,
+        sigint: true,
+        uid: user,
+        url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+    })
 }
