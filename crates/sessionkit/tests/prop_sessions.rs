@@ -384,10 +384,10 @@ async fn run_case(
                         b.count = i64::from(r.op == Op::Inc);
                     }
                 }
-                (Some(jar), Op::Inc) => {
-                    if reply.set.as_deref() == Some(jar.as_str()) {
-                        b.count += 1;
-                    }
+                // Counted only on the jar's session: an increment whose key
+                // was gone by then started a fresh one.
+                (Some(jar), Op::Inc) if reply.set.as_deref() == Some(jar.as_str()) => {
+                    b.count += 1;
                 }
                 (Some(_), Op::Cycle) => {
                     if let Some(set) = reply.set.as_ref().filter(|s| !s.is_empty()) {
