@@ -17,6 +17,14 @@ pub fn instant(secs: i64, nanos: u32) -> OffsetDateTime {
         .expect("in range")
 }
 
+/// An instant a wall clock can show (1970 to 2199), chosen by the fuzzer.
+pub fn wall_clock(secs: i64, nanos: u32) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(secs.rem_euclid(7_258_118_400))
+        .expect("in range")
+        .replace_nanosecond(nanos % 1_000_000_000)
+        .expect("in range")
+}
+
 /// `at` cut to whole microseconds (what every store keeps).
 pub fn to_micros(at: OffsetDateTime) -> OffsetDateTime {
     at.replace_nanosecond(at.nanosecond() / 1_000 * 1_000)

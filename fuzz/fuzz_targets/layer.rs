@@ -22,6 +22,10 @@ const SECRET: &str = "fuzz-current-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 static CONFIG: LazyLock<SessionConfig> =
     LazyLock::new(|| SessionConfig::new(SECRET).expect("a valid config"));
+/// One layer and store for every input (new ones per input cost more than the
+/// requests): keys are random, so an input can only meet its own sessions.
+static LAYER: LazyLock<SessionLayer> =
+    LazyLock::new(|| SessionLayer::new(MemoryStore::new(), CONFIG.clone()));
 static RT: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
     tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -93,7 +97,7 @@ fn sent_key(req: &Request<()>) -> Option<String> {
 
 fuzz_target!(|reqs: Vec<Req>| {
     RT.block_on(async {
-        let service = SessionLayer::new(MemoryStore::new(), CONFIG.clone()).layer(service_fn(handle));
+        let service = LAYER.layer(service_fn(handle));
         let mut issued: HashSet<String> = HashSet::new();
         let mut last: Option<String> = None;
         for r in reqs.into_iter().take(4) {

@@ -12,6 +12,6 @@ use sessionkit::__fuzz;
 fuzz_target!(|input: (Option<i64>, i64, u32)| {
     let (ttl, secs, nanos) = input;
     // `now` is the wall clock: any year from 1970 to 2200 is plausible.
-    let now = common::instant(secs.rem_euclid(7_258_118_400), nanos);
+    let now = common::wall_clock(secs, nanos);
     let _ = __fuzz::memcached_fallback_expiry(ttl, now);
 });
