@@ -36,7 +36,10 @@ enum Input {
 
 fn signed_payload(compressed: bool, payload: &[u8]) {
     let flag = if compressed { "." } else { "" };
-    let signed = SIGNER.sign(&format!("{flag}{}", URL_SAFE_NO_PAD.encode(payload)), 1_780_000_000);
+    let signed = SIGNER.sign(
+        &format!("{flag}{}", URL_SAFE_NO_PAD.encode(payload)),
+        1_780_000_000,
+    );
     let now = common::now();
     if let Ok(v) = SIGNER.loads(&signed, None, now) {
         let again = SIGNER.dumps(&v.value, compressed, now);
@@ -45,7 +48,9 @@ fn signed_payload(compressed: bool, payload: &[u8]) {
     }
     if let Ok(d) = CODEC.decode(&signed, None, now) {
         let again = CODEC.encode(&d.data, now);
-        let back = CODEC.decode(&again, None, now).expect("what we encode decodes");
+        let back = CODEC
+            .decode(&again, None, now)
+            .expect("what we encode decodes");
         assert_eq!(back.data, d.data, "a session changed on re-encoding");
     }
     if compressed {

@@ -30,7 +30,11 @@ fuzz_target!(|input: Input| {
     let now = common::wall_clock(input.now_secs, input.now_nanos);
     if let Ok(text) = std::str::from_utf8(&input.stored) {
         if let Some(at) = parse_isoformat(text) {
-            assert_eq!(parse_isoformat(&isoformat(at)), Some(at), "isoformat round trip");
+            assert_eq!(
+                parse_isoformat(&isoformat(at)),
+                Some(at),
+                "isoformat round trip"
+            );
         }
     }
     let value = __fuzz::python_json_parse(&input.stored)

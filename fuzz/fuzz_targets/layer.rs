@@ -57,9 +57,21 @@ struct Req {
 }
 
 async fn handle(req: Request<()>) -> Result<Response<String>, Infallible> {
-    let ops = req.extensions().get::<Vec<Op>>().cloned().unwrap_or_default();
-    let status = req.extensions().get::<StatusCode>().copied().unwrap_or(StatusCode::OK);
-    let session = req.extensions().get::<Session>().cloned().expect("the layer's session");
+    let ops = req
+        .extensions()
+        .get::<Vec<Op>>()
+        .cloned()
+        .unwrap_or_default();
+    let status = req
+        .extensions()
+        .get::<StatusCode>()
+        .copied()
+        .unwrap_or(StatusCode::OK);
+    let session = req
+        .extensions()
+        .get::<Session>()
+        .cloned()
+        .expect("the layer's session");
     if session.load().await.is_err() {
         let mut res = Response::new(String::new());
         *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
@@ -108,11 +120,13 @@ fuzz_target!(|reqs: Vec<Req>| {
                 }
             }
             if let (true, Some(key)) = (r.resend_issued, &last) {
-                let v = HeaderValue::from_str(&format!("sessionid={key}")).expect("a key is a valid header");
+                let v = HeaderValue::from_str(&format!("sessionid={key}"))
+                    .expect("a key is a valid header");
                 req.headers_mut().append(COOKIE, v);
             }
             let status = [200, 302, 404, 500, 503][usize::from(r.status) % 5];
-            req.extensions_mut().insert(StatusCode::from_u16(status).expect("a status"));
+            req.extensions_mut()
+                .insert(StatusCode::from_u16(status).expect("a status"));
             req.extensions_mut().insert(r.ops);
             let sent = sent_key(&req);
             let res = service.clone().oneshot(req).await.expect("infallible");

@@ -16,13 +16,11 @@ use sessionkit::signing::{Keys, SecretKey, Signer, DEFAULT_SALT};
 const CURRENT: &str = "fuzz-current-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
 const FALLBACK: &str = "fuzz-fallback-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
 
-static KEYS: LazyLock<Keys> = LazyLock::new(|| {
-    Keys::new(SecretKey::new(CURRENT), vec![SecretKey::new(FALLBACK)])
-});
+static KEYS: LazyLock<Keys> =
+    LazyLock::new(|| Keys::new(SecretKey::new(CURRENT), vec![SecretKey::new(FALLBACK)]));
 static SIGNER: LazyLock<Signer> = LazyLock::new(|| Signer::new(&KEYS, DEFAULT_SALT));
-static OLD: LazyLock<Signer> = LazyLock::new(|| {
-    Signer::new(&Keys::new(SecretKey::new(FALLBACK), vec![]), DEFAULT_SALT)
-});
+static OLD: LazyLock<Signer> =
+    LazyLock::new(|| Signer::new(&Keys::new(SecretKey::new(FALLBACK), vec![]), DEFAULT_SALT));
 
 #[derive(Arbitrary, Debug)]
 enum Input {
@@ -40,7 +38,11 @@ enum Input {
 fn check(signed: &str) {
     if let Ok(u) = SIGNER.unsign(signed, None, common::now()) {
         let by = if u.fallback { &*OLD } else { &*SIGNER };
-        assert_eq!(by.sign(u.value, u.timestamp), signed, "accepted a non-canonical signature");
+        assert_eq!(
+            by.sign(u.value, u.timestamp),
+            signed,
+            "accepted a non-canonical signature"
+        );
     }
     let _ = SIGNER.loads(signed, None, common::now());
 }
@@ -58,7 +60,10 @@ fuzz_target!(|input: Input| match input {
         let u = SIGNER
             .unsign(&signed, None, common::now())
             .expect("a fresh signature verifies");
-        assert_eq!((u.value, u.timestamp, u.fallback), (value.as_str(), timestamp, old_key));
+        assert_eq!(
+            (u.value, u.timestamp, u.fallback),
+            (value.as_str(), timestamp, old_key)
+        );
         if let Some((at, byte)) = flip {
             let mut bytes = signed.clone().into_bytes();
             let at = at % bytes.len();

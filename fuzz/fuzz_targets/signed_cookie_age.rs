@@ -46,6 +46,9 @@ fuzz_target!(|input: Input| {
     };
     if store.accepts(&cookie) {
         let loaded = RT.block_on(store.load(&cookie, common::now()));
-        assert!(matches!(loaded, Ok(Some(_))), "a signed cookie always loads");
+        assert!(
+            matches!(loaded, Ok(Some(_))),
+            "a signed cookie always loads"
+        );
     }
 });

@@ -24,7 +24,11 @@ fn reply(u: &mut Unstructured<'_>, depth: u8) -> arbitrary::Result<Value> {
         5 => Value::Boolean(u.arbitrary()?),
         _ if depth < 3 => {
             let n = u.int_in_range(0..=5)?;
-            Value::Array((0..n).map(|_| reply(u, depth + 1)).collect::<Result<_, _>>()?)
+            Value::Array(
+                (0..n)
+                    .map(|_| reply(u, depth + 1))
+                    .collect::<Result<_, _>>()?,
+            )
         }
         _ => Value::Nil,
     })
@@ -33,14 +37,27 @@ fn reply(u: &mut Unstructured<'_>, depth: u8) -> arbitrary::Result<Value> {
 #[derive(Arbitrary, Debug)]
 enum Input {
     MemcachedValue(Vec<u8>),
-    MemcachedRoundTrip { secs: i64, nanos: u32, signed: Vec<u8> },
+    MemcachedRoundTrip {
+        secs: i64,
+        nanos: u32,
+        signed: Vec<u8>,
+    },
     MemcachedVersion(Vec<u8>),
-    MemcachedToken { cas: u64, signed: Vec<u8> },
+    MemcachedToken {
+        cas: u64,
+        signed: Vec<u8>,
+    },
     RedisReply(Vec<u8>),
     RedisExpiry(Vec<u8>),
-    RedisRoundTrip { secs: i64, nanos: u32 },
+    RedisRoundTrip {
+        secs: i64,
+        nanos: u32,
+    },
     SqliteText(Vec<u8>),
-    SqliteRoundTrip { secs: i64, nanos: u32 },
+    SqliteRoundTrip {
+        secs: i64,
+        nanos: u32,
+    },
 }
 
 fuzz_target!(|input: Input| match input {
@@ -48,11 +65,18 @@ fuzz_target!(|input: Input| match input {
         let (_, signed) = __fuzz::memcached_entry_parse(&bytes);
         assert!(bytes.ends_with(signed));
     }
-    Input::MemcachedRoundTrip { secs, nanos, signed } => {
+    Input::MemcachedRoundTrip {
+        secs,
+        nanos,
+        signed,
+    } => {
         let at = common::instant(secs, nanos);
         let stored = __fuzz::memcached_entry_encode(at, &signed);
         let (expires_at, rest) = __fuzz::memcached_entry_parse(&stored);
-        assert_eq!((expires_at, rest), (Some(common::to_micros(at)), signed.as_slice()));
+        assert_eq!(
+            (expires_at, rest),
+            (Some(common::to_micros(at)), signed.as_slice())
+        );
     }
     Input::MemcachedVersion(bytes) => {
         let _ = __fuzz::memcached_token_from_version(&Version::new(bytes));
