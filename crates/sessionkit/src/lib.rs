@@ -64,6 +64,10 @@
 //! answers 503, never a silent new session.
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+#[path = "fuzzing/mod.rs"]
+pub mod __fuzz;
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -67,6 +67,9 @@
 
 mod codec;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[path = "../fuzzing/signing.rs"]
+pub(crate) mod fuzz;
 mod keys;
 mod object;
 mod signer;

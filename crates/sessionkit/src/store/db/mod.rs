@@ -56,6 +56,9 @@ use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionStore, Version};
 mod datetime;
 mod ddl;
 mod error;
+#[cfg(all(feature = "fuzzing", feature = "sqlite"))]
+#[path = "../../fuzzing/db.rs"]
+pub(crate) mod fuzz;
 #[cfg(feature = "mysql")]
 mod mysql;
 #[cfg(feature = "mysql")]

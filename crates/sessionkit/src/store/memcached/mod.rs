@@ -59,6 +59,9 @@ mod commands;
 mod engine;
 mod entry;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[path = "../../fuzzing/memcached.rs"]
+pub(crate) mod fuzz;
 mod options;
 mod pool;
 

@@ -94,6 +94,9 @@ mod cache;
 mod conn;
 mod error;
 mod expiry;
+#[cfg(feature = "fuzzing")]
+#[path = "../../fuzzing/redis.rs"]
+pub(crate) mod fuzz;
 mod reply;
 mod script;
 mod url;
