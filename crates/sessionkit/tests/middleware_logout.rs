@@ -80,17 +80,29 @@ async fn failed_logout_is_an_error_keeps_the_cookie_and_can_be_retried() {
 }
 
 #[tokio::test]
-async fn failed_delete_after_cycle_key_is_only_logged() {
+async fn a_login_whose_old_key_cannot_be_retired_fails_and_keeps_the_old_session() {
     let store = Faulty::new(Arc::new(MemoryStore::new()));
     let app = app(store.clone());
     let (_, key, _) = get_with(&app, "/login", None).await;
     let key = key.expect("a session");
     store.set_fault(Op::Delete, Some(Fault::Fail));
-    // Fixation protection comes from the new key, not from the delete.
+    // An old key left alive could take a concurrent request's save that the
+    // new key never sees: the cycle fails instead, and the client keeps the
+    // old cookie, which holds everything.
+    let (status, cookie, _) = get_with(&app, "/cycle", Some(&key)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(cookie, None, "no new key is sent when the old one lives on");
+    store.set_fault(Op::Delete, None);
+    let (_, _, who) = get_with(&app, "/whoami", Some(&key)).await;
+    assert_eq!(who, "42");
+
+    // With the store back, the retry moves the session to a new key.
     let (status, new_key, _) = get_with(&app, "/cycle", Some(&key)).await;
     assert_eq!(status, StatusCode::OK);
     let new_key = new_key.expect("a new key");
     assert_ne!(new_key, key);
     let (_, _, who) = get_with(&app, "/whoami", Some(&new_key)).await;
     assert_eq!(who, "42");
+    let (_, _, who) = get_with(&app, "/whoami", Some(&key)).await;
+    assert_eq!(who, "anonymous", "the old key is gone");
 }

@@ -529,14 +529,12 @@ proptest! {
 
     /// The same with faults.
     #[test]
-    #[ignore = "fails until M5 (a failed logout delete answers 2xx) is merged"]
     fn memory_flush_under_faults(rounds in rounds(Mix::Flush), faults in faults()) {
         memory_case(rounds, faults)?;
     }
 
     /// Logins (`cycle_key`) and logouts racing increments, with faults.
     #[test]
-    #[ignore = "fails until L7 (cycle_key's CAS delete) is merged"]
     fn memory_cycle_and_flush_under_faults(
         rounds in rounds(Mix::CycleAndFlush),
         faults in faults(),
@@ -556,7 +554,6 @@ proptest! {
 
     /// SQLite with logins and faults too.
     #[test]
-    #[ignore = "fails until L7 (cycle_key's CAS delete) and M5 are merged"]
     fn sqlite_cycle_and_flush_under_faults(
         rounds in rounds(Mix::CycleAndFlush),
         faults in faults(),

@@ -1,14 +1,16 @@
 //! Ending the keys a request left behind: those `flush` ended (logout) and
 //! the one `cycle_key` moved away from (login).
 //!
-//! They differ in what a failure means. A flushed key that survives is a
-//! session the user believes ended (a stolen cookie stays valid), so its
-//! delete failing fails the response. A cycled key's data already lives on
-//! under the new key, and fixation protection comes from the new key, not
-//! from the delete, so its delete failing is only logged. But a cycled key
-//! is deleted with compare-and-set on the version its data was copied from:
-//! a request that saved the old key meanwhile (and answered 2xx) has its save
-//! carried over to the new key rather than thrown away.
+//! A flushed key that survives is a session the user believes ended (a
+//! stolen cookie stays valid), so its delete failing fails the response. A
+//! cycled key that survives can take a concurrent request's save (answered
+//! 2xx) that the new key never sees. So a cycled key is deleted with
+//! compare-and-set on the version its data was copied from: a save that
+//! landed meanwhile is carried over to the new key, a delete that fails is
+//! checked and tried again, and if the old key cannot be settled the new one
+//! is abandoned and the request fails: the client keeps the old cookie,
+//! which holds everything. (On a 5xx no new key was written; the old key is
+//! deleted as Django does, and a failure there is only logged.)
 
 use time::OffsetDateTime;
 
@@ -114,9 +116,11 @@ impl Session {
                     Ok(false) => {
                         tracing::debug!(session = %log_tag(&old.key), attempt, "old session saved during cycle_key; carrying the save over");
                     }
+                    // Unknown whether it went: the reload below says. Leaving
+                    // it would strand a concurrent save there, under a key
+                    // the client is about to drop.
                     Err(e) => {
-                        tracing::error!(session = %log_tag(&old.key), error = %chain(&e), "could not delete the old session");
-                        return Ok(new.cookie_value);
+                        tracing::warn!(session = %log_tag(&old.key), attempt, error = %chain(&e), "could not delete the old session; checking it again");
                     }
                 }
             }
