@@ -21,7 +21,8 @@ use sessionkit::signing::{Codec, Keys, SecretKey, Signer, SESSION_SALT};
 
 const SECRET: &str = "fuzz-current-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
 
-static KEYS: LazyLock<Keys> = LazyLock::new(|| Keys::new(SecretKey::new(SECRET), vec![]));
+static KEYS: LazyLock<Keys> =
+    LazyLock::new(|| Keys::new(SecretKey::new(SECRET), vec![]).expect("a non-empty key"));
 static SIGNER: LazyLock<Signer> = LazyLock::new(|| Signer::new(&KEYS, SESSION_SALT));
 static CODEC: LazyLock<Codec> = LazyLock::new(|| Codec::sessions(&KEYS));
 

@@ -16,11 +16,16 @@ use sessionkit::signing::{Keys, SecretKey, Signer, DEFAULT_SALT};
 const CURRENT: &str = "fuzz-current-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
 const FALLBACK: &str = "fuzz-fallback-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
 
-static KEYS: LazyLock<Keys> =
-    LazyLock::new(|| Keys::new(SecretKey::new(CURRENT), vec![SecretKey::new(FALLBACK)]));
+static KEYS: LazyLock<Keys> = LazyLock::new(|| {
+    Keys::new(SecretKey::new(CURRENT), vec![SecretKey::new(FALLBACK)]).expect("non-empty keys")
+});
 static SIGNER: LazyLock<Signer> = LazyLock::new(|| Signer::new(&KEYS, DEFAULT_SALT));
-static OLD: LazyLock<Signer> =
-    LazyLock::new(|| Signer::new(&Keys::new(SecretKey::new(FALLBACK), vec![]), DEFAULT_SALT));
+static OLD: LazyLock<Signer> = LazyLock::new(|| {
+    Signer::new(
+        &Keys::new(SecretKey::new(FALLBACK), vec![]).expect("a non-empty key"),
+        DEFAULT_SALT,
+    )
+});
 
 #[derive(Arbitrary, Debug)]
 enum Input {
