@@ -47,6 +47,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(store: Arc<dyn SessionStore>, config: SessionConfig) -> Self {
+        store.attach(&config);
         Self {
             store,
             config,

@@ -17,6 +17,8 @@ use time::OffsetDateTime;
 use crate::error::StoreError;
 
 pub mod cached_db;
+#[allow(dead_code)] // used by the engines as each moves onto it
+pub(crate) mod engine;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
@@ -241,6 +243,14 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     fn saves_can_conflict(&self) -> bool {
         true
     }
+
+    /// Called once by the session layer (tower or actix) when it is built,
+    /// with its settings: engines that sign Django's format take their keys
+    /// from `config` here, so the secret is given once. Keys the store was
+    /// built with stay. Stores that need nothing ignore it (the default).
+    fn attach(&self, config: &crate::config::SessionConfig) {
+        let _ = config;
+    }
 }
 
 #[async_trait]
@@ -288,5 +298,8 @@ impl<T: SessionStore + ?Sized> SessionStore for std::sync::Arc<T> {
     }
     fn saves_can_conflict(&self) -> bool {
         (**self).saves_can_conflict()
+    }
+    fn attach(&self, config: &crate::config::SessionConfig) {
+        (**self).attach(config)
     }
 }
