@@ -193,14 +193,13 @@ fn open_file(
             Some(dir) => dir.clone(),
             None => FileStore::default_dir()?,
         };
-        let options = FileOptions::new()
+        // The keys now, not from the layer: the CLI uses the store without one.
+        let store = FileOptions::new()
             .prefix(session.cookie_name.clone())
-            .cookie_age(session.cookie_age);
-        Ok(Arc::new(FileStore::with_options(
-            dir,
-            session.codec(),
-            options,
-        )?))
+            .cookie_age(session.cookie_age)
+            .open(dir)?
+            .with_codec(session.codec());
+        Ok(Arc::new(store))
     }
     #[cfg(not(feature = "file"))]
     {

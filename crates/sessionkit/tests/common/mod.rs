@@ -41,6 +41,8 @@ pub(crate) mod cached_db;
 pub(crate) mod db;
 #[cfg(feature = "memory")]
 pub(crate) mod faulty;
+#[cfg(feature = "file")]
+pub(crate) mod file;
 #[cfg(feature = "axum")]
 pub(crate) mod http;
 pub(crate) mod logs;
