@@ -31,9 +31,9 @@ pub async fn open(
         Engine::Cache => open_cache(store, session).await,
         Engine::CachedDb => open_cached_db(store, session).await,
         Engine::File => open_file(store, session),
-        Engine::SignedCookies => Ok(Arc::new(super::signed_cookies::SignedCookieStore::new(
-            session,
-        ))),
+        Engine::SignedCookies => Ok(Arc::new(
+            super::signed_cookies::SignedCookieStore::new().with_config(session),
+        )),
     }
 }
 
