@@ -61,6 +61,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::config::SessionConfig;
 use crate::error::{chain, StoreError};
 use crate::key::log_tag;
 use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionStore, Version};
@@ -94,7 +95,9 @@ pub struct CachedDbStore {
 }
 
 impl CachedDbStore {
-    /// `cache` in front of `db`, both already built (the db with its codec).
+    /// `cache` in front of `db`, both already built. Given to a layer, it
+    /// passes the layer's settings on to both ([`SessionStore::attach`]),
+    /// so neither needs its keys given here.
     ///
     /// Build one per process and clone it: the fences that keep racing cache
     /// writes in order are shared by clones, not by separate stores.
@@ -367,5 +370,12 @@ impl SessionStore for CachedDbStore {
         // db (a touch keeps the db's version, so nothing else changes).
         self.invalidate(key).await;
         Ok(found)
+    }
+
+    /// Both halves sign Django's format (the db, and a cache that keeps
+    /// signed entries): each takes its keys from the layer's settings.
+    fn attach(&self, config: &SessionConfig) {
+        self.db.attach(config);
+        self.cache.attach(config);
     }
 }
