@@ -22,7 +22,7 @@ use crate::signing::Codec;
 use super::{Loaded, Record, SaveOutcome, Saved, SessionMap, SessionStore, Version};
 
 /// Browsers drop a cookie whose name and value exceed this many bytes.
-pub const MAX_COOKIE_BYTES: usize = 4096;
+const MAX_COOKIE_BYTES: usize = 4096;
 
 /// The session in a signed cookie.
 ///

@@ -75,7 +75,7 @@ mod memory;
 pub(crate) use cache::keep_until;
 pub use cache::{CacheEntry, SessionCache};
 #[cfg(feature = "memory")]
-pub use memory::{MemoryCache, DEFAULT_CAPACITY};
+pub use memory::MemoryCache;
 
 use coherence::{Coherence, Epoch};
 
@@ -137,16 +137,6 @@ impl CachedDbStore {
     /// too, so a skewed writer cannot stretch the bound.
     fn is_fresh(&self, cached_at: OffsetDateTime, now: OffsetDateTime) -> bool {
         (now - cached_at).unsigned_abs() < self.max_entry_age
-    }
-
-    /// The authoritative store.
-    pub fn db(&self) -> &Arc<dyn SessionStore> {
-        &self.db
-    }
-
-    /// The cache in front of it.
-    pub fn cache(&self) -> &Arc<dyn SessionCache> {
-        &self.cache
     }
 
     /// Writes what the db just said about `key` to the cache; `epoch` was

@@ -57,7 +57,7 @@ use crate::store::{engine, Loaded, Record, SaveOutcome, Saved, SessionMap, Sessi
 
 /// The bytes [`MemoryStore::new`] may hold, split evenly between anonymous
 /// and logged-in sessions: about 100k small sessions in each pool.
-pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
+const DEFAULT_MAX_BYTES: u64 = 64 << 20;
 
 /// The least a pool is given, whatever was asked: room for a few dozen small
 /// sessions, so a tiny budget still keeps the session it just created.
@@ -120,7 +120,7 @@ fn pool(max_bytes: u64, authenticated: bool) -> Pool {
 }
 
 impl MemoryStore {
-    /// A store holding up to [`DEFAULT_MAX_BYTES`] of sessions, half for
+    /// A store holding up to 64 MiB of sessions, half for
     /// anonymous ones and half for logged-in ones.
     pub fn new() -> Self {
         Self::with_max_bytes(DEFAULT_MAX_BYTES)
@@ -165,7 +165,7 @@ impl MemoryStore {
 
     /// The most bytes of sessions the store holds before it evicts, both
     /// pools together.
-    pub fn max_bytes(&self) -> u64 {
+    fn max_bytes(&self) -> u64 {
         let max = |pool: &Pool| pool.policy().max_capacity().unwrap_or(0);
         max(&self.anonymous).saturating_add(max(&self.authenticated))
     }
