@@ -208,8 +208,6 @@ impl SessionStore for SignedCookieStore {
     /// Takes the keys, cookie age and cookie name from the layer's settings,
     /// unless the store has settings already.
     fn attach(&self, config: &SessionConfig) {
-        if self.settings.get().is_none() {
-            let _ = self.settings.set(Settings::of(config));
-        }
+        self.settings.get_or_init(|| Settings::of(config));
     }
 }
