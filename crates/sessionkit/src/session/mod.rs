@@ -9,6 +9,7 @@
 
 mod changes;
 mod deadline;
+mod finish;
 mod locks;
 mod persist;
 mod retire;
@@ -29,8 +30,9 @@ use crate::key::log_tag;
 use crate::store::{SessionMap, SessionStore};
 
 use changes::{add, Change};
+pub(crate) use finish::{Outcome, Replacement};
 pub(crate) use locks::KeyLocks;
-pub(crate) use persist::PersistError;
+use persist::PersistError;
 use state::{Cycled, State};
 
 /// Django's test-cookie key and value.
@@ -157,6 +159,9 @@ impl Session {
         let load = shared.store.load(&key, shared.config.now());
         let loaded = self.bounded("load", load).await.map_err(|e| {
             tracing::error!(session = %log_tag(&key), error = %crate::error::chain(&e), "could not load the session");
+            // The layer answers the configured status for this request,
+            // however the handler maps the error.
+            self.state().load_failed = true;
             SessionError::Load(e)
         })?;
         let mut st = self.state();
@@ -456,7 +461,7 @@ impl Session {
 
     /// The cookie's `Max-Age` at `now`: `None` for a browser-session cookie.
     /// Reads without marking the session accessed (the flags were captured).
-    pub(crate) fn cookie_max_age(&self, now: OffsetDateTime) -> Option<i64> {
+    fn cookie_max_age(&self, now: OffsetDateTime) -> Option<i64> {
         let config = self.config();
         let st = self.state();
         let expiry = st.data.as_ref().and_then(|d| d.get(EXPIRY_KEY));
@@ -469,7 +474,7 @@ impl Session {
 
     /// `(accessed, modified, empty)` as Django's middleware captures them
     /// before any save.
-    pub(crate) fn flags(&self) -> (bool, bool, bool) {
+    fn flags(&self) -> (bool, bool, bool) {
         let st = self.state();
         (st.accessed, st.modified, st.is_empty())
     }

@@ -4,7 +4,7 @@
 use crate::error::StoreError;
 use crate::expiry::{self, EXPIRY_KEY};
 use crate::key::log_tag;
-use crate::store::{Record, SaveOutcome, SessionMap};
+use crate::store::{Record, SaveOutcome, SessionMap, Version};
 
 use super::changes::{replay, ReplayError};
 use super::Session;
@@ -35,6 +35,13 @@ impl From<ReplayError> for PersistError {
     }
 }
 
+/// What a save does: compare-and-set the loaded record, or write a new one
+/// (a new session, or the target of a `cycle_key`).
+enum Plan {
+    Update(String, SessionMap, Version),
+    Create(SessionMap),
+}
+
 impl Session {
     pub(super) fn record(&self, data: SessionMap, now: time::OffsetDateTime) -> Record {
         let expires_at = expiry::expiry_date(data.get(EXPIRY_KEY), now, self.config().cookie_age);
@@ -42,19 +49,9 @@ impl Session {
     }
 
     /// Saves the session as at `now` (the time the response's cookie is
-    /// computed for) and returns the cookie value to send.
-    pub(crate) async fn persist(&self, now: time::OffsetDateTime) -> Result<String, PersistError> {
-        // Django's save loads first: a plain save needs the version to compare.
-        let needs_load = {
-            let st = self.state();
-            st.key.is_some() && !st.loaded && !st.cycle
-        };
-        if needs_load {
-            self.load().await.map_err(|e| match e {
-                crate::error::SessionError::Load(s) => PersistError::Store(s),
-                _ => PersistError::RetriesExhausted,
-            })?;
-        }
+    /// computed for) and returns the cookie value to send. The session is
+    /// loaded (`finish` loads it first, as Django's getters do).
+    pub(super) async fn persist(&self, now: time::OffsetDateTime) -> Result<String, PersistError> {
         let shared = &self.inner.shared;
         let store = &shared.store;
         // Decide under the lock, act after releasing it: no guard across an
@@ -64,13 +61,13 @@ impl Session {
             let st = self.state();
             let data = st.data.clone().unwrap_or_default();
             match (&st.key, st.cycle, &st.version) {
-                (Some(k), false, Some(v)) => Ok((k.clone(), data, v.clone())),
-                _ => Err(data),
+                (Some(k), false, Some(v)) => Plan::Update(k.clone(), data, v.clone()),
+                _ => Plan::Create(data),
             }
         };
         let (key, data, mut version) = match plan {
-            Ok(update) => update,
-            Err(data) => return self.create(data, now).await,
+            Plan::Update(key, data, version) => (key, data, version),
+            Plan::Create(data) => return self.create(data, now).await,
         };
         let mut record = self.record(data, now);
         let _guard = match store.saves_can_conflict() {

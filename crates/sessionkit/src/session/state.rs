@@ -29,6 +29,8 @@ pub(crate) struct State {
     /// goes out, whatever its status, as Django's `flush` deletes at once; a
     /// failed delete fails the response.
     pub(crate) flushed: Vec<String>,
+    /// A load failed: the request is answered with the configured status.
+    pub(crate) load_failed: bool,
     /// The key `cycle_key` moved away from: deleted once the new key exists.
     pub(crate) cycled: Option<Cycled>,
 }
