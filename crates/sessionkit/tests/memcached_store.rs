@@ -27,7 +27,7 @@ use sessionkit::store::conformance::{self, Capabilities};
 use sessionkit::store::{Record, SaveOutcome, SessionStore};
 use time::{Duration, OffsetDateTime};
 
-use common::memcached::{entry_key, now, peek, prefix, raw, store};
+use common::memcached::{entry_key, for_layer, now, peek, prefix, raw, store};
 use common::services::{available, memcached_url};
 use common::{codec, data};
 
@@ -417,8 +417,9 @@ async fn concurrent_increments_over_http_with_two_pools() {
         return;
     }
     let prefix = prefix();
-    let a: Arc<dyn SessionStore> = Arc::new(store(&prefix).await);
-    let b: Arc<dyn SessionStore> = Arc::new(store(&prefix).await);
+    // No keys of their own: the layer gives them.
+    let a: Arc<dyn SessionStore> = Arc::new(for_layer(&prefix).await);
+    let b: Arc<dyn SessionStore> = Arc::new(for_layer(&prefix).await);
     common::http::concurrent_increments([a, b]).await;
 }
 
@@ -428,7 +429,8 @@ async fn different_keys_survive_over_http() {
         return;
     }
     let prefix = prefix();
-    let a: Arc<dyn SessionStore> = Arc::new(store(&prefix).await);
-    let b: Arc<dyn SessionStore> = Arc::new(store(&prefix).await);
+    // No keys of their own: the layer gives them.
+    let a: Arc<dyn SessionStore> = Arc::new(for_layer(&prefix).await);
+    let b: Arc<dyn SessionStore> = Arc::new(for_layer(&prefix).await);
     common::http::different_keys_survive([a, b]).await;
 }

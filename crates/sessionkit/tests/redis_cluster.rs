@@ -25,7 +25,7 @@ use time::Duration;
 
 use common::codec;
 use common::proxy::{Fault, Proxy};
-use common::redis::{cluster_store as store, keys_on, purge_on, real_now, Mode};
+use common::redis::{cluster_store as store, for_layer, keys_on, purge_on, real_now, Mode};
 use common::services::{available, redis_cluster_url, redis_url, unique};
 
 /// `host:port` of every seed node of the test cluster URL.
@@ -56,7 +56,12 @@ async fn http_concurrent_increments_from_two_connections() {
         return;
     }
     let prefix = unique("sk_test");
-    let (a, b) = (store(&prefix).await, store(&prefix).await);
+    // No keys of their own: the layer gives them.
+    let url = redis_cluster_url();
+    let (a, b) = (
+        for_layer(&url, &prefix).await,
+        for_layer(&url, &prefix).await,
+    );
     common::http::concurrent_increments([Arc::new(a), Arc::new(b)]).await;
     purge(&prefix).await;
 }
@@ -67,7 +72,12 @@ async fn http_different_keys_survive() {
         return;
     }
     let prefix = unique("sk_test");
-    let (a, b) = (store(&prefix).await, store(&prefix).await);
+    // No keys of their own: the layer gives them.
+    let url = redis_cluster_url();
+    let (a, b) = (
+        for_layer(&url, &prefix).await,
+        for_layer(&url, &prefix).await,
+    );
     common::http::different_keys_survive([Arc::new(a), Arc::new(b)]).await;
     purge(&prefix).await;
 }

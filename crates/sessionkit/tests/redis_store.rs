@@ -22,7 +22,7 @@ use sessionkit::store::{Record, SaveOutcome, SessionStore};
 use sessionkit::SessionConfig;
 use time::Duration;
 
-use common::redis::{entry_key, purge, raw, real_now, store};
+use common::redis::{entry_key, for_layer, purge, raw, real_now, store};
 use common::services::{available, redis_url, unique};
 use common::{codec, data};
 
@@ -298,7 +298,11 @@ async fn http_concurrent_increments_from_two_connections() {
         return;
     }
     let prefix = unique("sk_test");
-    let (a, b) = (store(&prefix).await, store(&prefix).await);
+    // No keys of their own: the layer gives them.
+    let (a, b) = (
+        for_layer(&redis_url(), &prefix).await,
+        for_layer(&redis_url(), &prefix).await,
+    );
     common::http::concurrent_increments([Arc::new(a), Arc::new(b)]).await;
     purge(&prefix).await;
 }
@@ -309,7 +313,11 @@ async fn http_different_keys_survive() {
         return;
     }
     let prefix = unique("sk_test");
-    let (a, b) = (store(&prefix).await, store(&prefix).await);
+    // No keys of their own: the layer gives them.
+    let (a, b) = (
+        for_layer(&redis_url(), &prefix).await,
+        for_layer(&redis_url(), &prefix).await,
+    );
     common::http::different_keys_survive([Arc::new(a), Arc::new(b)]).await;
     purge(&prefix).await;
 }

@@ -35,6 +35,16 @@ pub(crate) async fn open(url: &str, prefix: &str) -> MemcachedStore {
         .with_codec(codec())
 }
 
+/// A store on the test server under `prefix` with no keys of its own: the
+/// session layer it is given to hands it the test secret (`attach`).
+pub(crate) async fn for_layer(prefix: &str) -> MemcachedStore {
+    MemcachedOptions::new()
+        .prefix(prefix)
+        .open(&memcached_url())
+        .await
+        .expect("connect to the test memcached")
+}
+
 /// A store on the test server under `prefix`.
 pub(crate) async fn store(prefix: &str) -> MemcachedStore {
     open(&memcached_url(), prefix).await

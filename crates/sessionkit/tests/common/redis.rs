@@ -69,6 +69,16 @@ pub(crate) async fn open(url: &str, prefix: &str) -> RedisStore {
         .with_codec(codec())
 }
 
+/// A store on `url` under `prefix` with no keys of its own: the session
+/// layer it is given to hands it the test secret (`attach`), as an app's would.
+pub(crate) async fn for_layer(url: &str, prefix: &str) -> RedisStore {
+    RedisOptions::new()
+        .prefix(prefix)
+        .open(url)
+        .await
+        .expect("connect to the test Redis")
+}
+
 /// A `cached_db` cache on `url` under `prefix`, signing with the test secret.
 pub(crate) async fn cache(url: &str, prefix: &str) -> RedisCache {
     RedisCache::new(open(url, prefix).await)
