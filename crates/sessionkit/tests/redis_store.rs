@@ -337,6 +337,24 @@ async fn urls() {
             other => panic!("{url}: expected a config error, got {other:?}"),
         }
     }
+    // `store::open` hands a TLS URL to the client, whose refusal says why.
+    let config = sessionkit::StoreConfig::from_lookup(|name| match name {
+        "SESSION_ENGINE" => Some("cache".to_owned()),
+        "SESSION_CACHE_URL" => Some("rediss://:hunter2secret@127.0.0.1:6380".to_owned()),
+        _ => None,
+    })
+    .expect("a valid store config");
+    let session = SessionConfig::new(common::SECRET).expect("a valid config");
+    match sessionkit::store::open(&config, &session).await {
+        Err(StoreError::Config(message)) => {
+            assert!(!message.contains("hunter2"), "{message}");
+            assert!(
+                !message.contains("not supported by this build"),
+                "{message}"
+            );
+        }
+        other => panic!("rediss:// through store::open: {other:?}"),
+    }
 }
 
 /// A store built without keys answers a configuration error that names the

@@ -101,7 +101,10 @@ async fn open_cache(
         #[cfg(feature = "memory")]
         "memory" => Ok(Arc::new(super::memory::MemoryStore::new())),
         #[cfg(feature = "redis")]
-        "redis" | "redis+cluster" | "unix" => Ok(Arc::new(open_redis(store, session).await?)),
+        // `rediss` reaches the client, which says TLS is not enabled.
+        "redis" | "rediss" | "redis+cluster" | "rediss+cluster" | "unix" => {
+            Ok(Arc::new(open_redis(store, session).await?))
+        }
         #[cfg(feature = "memcached")]
         "memcache" | "memcached" => Ok(Arc::new(open_memcached(store, session).await?)),
         other => {
@@ -148,9 +151,9 @@ async fn open_cached_db(
         #[cfg(feature = "memory")]
         "memory" => Ok(Arc::new(super::cached_db::MemoryCache::new())),
         #[cfg(feature = "redis")]
-        "redis" | "redis+cluster" | "unix" => Ok(Arc::new(super::redis::RedisCache::new(
-            open_redis(store, session).await?,
-        ))),
+        "redis" | "rediss" | "redis+cluster" | "rediss+cluster" | "unix" => Ok(Arc::new(
+            super::redis::RedisCache::new(open_redis(store, session).await?),
+        )),
         #[cfg(feature = "memcached")]
         "memcache" | "memcached" => Ok(Arc::new(super::memcached::MemcachedCache::new(
             open_memcached(store, session).await?,

@@ -160,11 +160,6 @@ impl MemcachedCache {
         self
     }
 
-    /// The key prefix (the store's).
-    pub fn prefix(&self) -> &str {
-        self.store.prefix()
-    }
-
     /// The memcached key of a session's cache entry:
     /// `<prefix>django.contrib.sessions.cached_db<key>`.
     fn memcached_key(&self, session_key: &str) -> String {

@@ -160,11 +160,6 @@ impl RedisCache {
         self
     }
 
-    /// The key prefix (the store's).
-    pub fn prefix(&self) -> &str {
-        self.store.prefix()
-    }
-
     /// The Redis key of a session's cache entry:
     /// `<prefix>django.contrib.sessions.cached_db<key>`.
     fn redis_key(&self, session_key: &str) -> String {
