@@ -36,7 +36,7 @@ const NOW: OffsetDateTime = datetime!(2026-03-01 12:34:56.789012 UTC);
 async fn sqlite(dir: &TempDir) -> Arc<dyn SessionStore> {
     let url = format!("sqlite://{}", dir.path().join("cached.sqlite3").display());
     let codec = SessionConfig::new(common::SECRET).unwrap().codec();
-    Arc::new(DbStore::sqlite(&url, codec).await.unwrap())
+    Arc::new(DbStore::open(&url).await.unwrap().with_codec(codec))
 }
 
 fn record(count: i64, expires_at: OffsetDateTime) -> Record {

@@ -51,7 +51,7 @@ async fn mysql_drop(table: &str) {
 async fn delete_if_on_sqlite() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("s.sqlite3").display());
-    let store = DbStore::sqlite(&url, codec()).await.expect("open");
+    let store = DbStore::open(&url).await.expect("open").with_codec(codec());
     common::db::hardening::delete_if_deletes_only_the_expected_version(&store, NOW).await;
 }
 
@@ -62,9 +62,12 @@ async fn delete_if_on_postgres() {
         return;
     }
     let table = unique("sk_test");
-    let store = DbStore::postgres_with(&url, codec(), DbOptions::new().table(&table))
+    let store = DbOptions::new()
+        .table(&table)
+        .open(&url)
         .await
-        .expect("open");
+        .expect("open")
+        .with_codec(codec());
     common::db::hardening::delete_if_deletes_only_the_expected_version(&store, NOW).await;
     pg_drop(&table).await;
 }
@@ -76,9 +79,12 @@ async fn delete_if_on_mysql() {
         return;
     }
     let table = unique("sk_test");
-    let store = DbStore::mysql_with(&url, codec(), DbOptions::new().table(&table))
+    let store = DbOptions::new()
+        .table(&table)
+        .open(&url)
         .await
-        .expect("open");
+        .expect("open")
+        .with_codec(codec());
     common::db::hardening::delete_if_deletes_only_the_expected_version(&store, NOW).await;
     mysql_drop(&table).await;
 }
@@ -92,13 +98,12 @@ async fn a_lost_reply_on_postgres_is_unavailable_never_replayed() {
     }
     let proxy = Proxy::start(&host_port(&url)).await;
     let table = unique("sk_test");
-    let store = DbStore::postgres_with(
-        &proxy.through(&url),
-        codec(),
-        DbOptions::new().table(&table),
-    )
-    .await
-    .expect("open through the proxy");
+    let store = DbOptions::new()
+        .table(&table)
+        .open(&proxy.through(&url))
+        .await
+        .expect("open through the proxy")
+        .with_codec(codec());
     let admin = pg_admin().await;
     let select = format!("SELECT session_data FROM \"{table}\" WHERE session_key = $1");
     let stored = |key: String| {
@@ -134,13 +139,12 @@ async fn a_lost_reply_on_mysql_is_unavailable_never_replayed() {
     }
     let proxy = Proxy::start(&host_port(&url)).await;
     let table = unique("sk_test");
-    let store = DbStore::mysql_with(
-        &proxy.through(&url),
-        codec(),
-        DbOptions::new().table(&table),
-    )
-    .await
-    .expect("open through the proxy");
+    let store = DbOptions::new()
+        .table(&table)
+        .open(&proxy.through(&url))
+        .await
+        .expect("open through the proxy")
+        .with_codec(codec());
     let admin = mysql_admin().await;
     let select =
         format!("SELECT CAST(session_data AS BINARY) FROM `{table}` WHERE session_key = ?");
@@ -175,9 +179,12 @@ async fn a_locked_row_on_postgres_times_out_alone() {
         return;
     }
     let table = unique("sk_test");
-    let store = DbStore::postgres_with(&url, codec(), DbOptions::new().table(&table))
+    let store = DbOptions::new()
+        .table(&table)
+        .open(&url)
         .await
-        .expect("open");
+        .expect("open")
+        .with_codec(codec());
     let admin = pg_admin().await;
     let lock = |key: String| {
         let (admin, table) = (admin.clone(), table.clone());
@@ -205,9 +212,12 @@ async fn a_locked_row_on_mysql_times_out_alone() {
         return;
     }
     let table = unique("sk_test");
-    let store = DbStore::mysql_with(&url, codec(), DbOptions::new().table(&table))
+    let store = DbOptions::new()
+        .table(&table)
+        .open(&url)
         .await
-        .expect("open");
+        .expect("open")
+        .with_codec(codec());
     let admin = mysql_admin().await;
     let lock = |key: String| {
         let (admin, table) = (admin.clone(), table.clone());
@@ -237,9 +247,10 @@ async fn a_new_sqlite_database_is_private_to_its_owner() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("sessions.sqlite3");
-    let store = DbStore::sqlite(&format!("sqlite://{}", path.display()), codec())
+    let store = DbStore::open(&format!("sqlite://{}", path.display()))
         .await
-        .expect("open");
+        .expect("open")
+        .with_codec(codec());
     let record = sessionkit::store::Record::new(Default::default(), NOW + time::Duration::hours(1));
     sessionkit::store::SessionStore::create(&store, &record, NOW)
         .await
@@ -270,13 +281,12 @@ async fn a_full_queue_on_postgres_fails_fast() {
     }
     let proxy = Proxy::start(&host_port(&url)).await;
     let table = unique("sk_test");
-    let store = DbStore::postgres_with(
-        &proxy.through(&url),
-        codec(),
-        DbOptions::new().table(&table),
-    )
-    .await
-    .expect("open through the proxy");
+    let store = DbOptions::new()
+        .table(&table)
+        .open(&proxy.through(&url))
+        .await
+        .expect("open through the proxy")
+        .with_codec(codec());
     // Every statement names the table: the first save stalls the server.
     proxy.mute_replies_after(b"session_data");
     common::db::hardening::a_full_queue_fails_fast(Arc::new(store), || proxy.cut(), NOW).await;
@@ -291,13 +301,12 @@ async fn a_full_queue_on_mysql_fails_fast() {
     }
     let proxy = Proxy::start(&host_port(&url)).await;
     let table = unique("sk_test");
-    let store = DbStore::mysql_with(
-        &proxy.through(&url),
-        codec(),
-        DbOptions::new().table(&table),
-    )
-    .await
-    .expect("open through the proxy");
+    let store = DbOptions::new()
+        .table(&table)
+        .open(&proxy.through(&url))
+        .await
+        .expect("open through the proxy")
+        .with_codec(codec());
     proxy.mute_replies_after(b"session_data");
     common::db::hardening::a_full_queue_fails_fast(Arc::new(store), || proxy.cut(), NOW).await;
     mysql_drop(&table).await;
@@ -311,7 +320,7 @@ async fn a_full_queue_on_sqlite_fails_fast() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("s.sqlite3").display());
-    let store = DbStore::sqlite(&url, codec()).await.expect("open");
+    let store = DbStore::open(&url).await.expect("open").with_codec(codec());
     let mut side = sqlx::SqliteConnection::connect(&url)
         .await
         .expect("a side connection");

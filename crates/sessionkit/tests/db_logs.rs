@@ -119,10 +119,12 @@ async fn a_mysql_users_pool_logs_statements_without_keys_or_data() {
     let table = unique("sk_test");
     // A pool as users build them: statement logging on.
     let pool = sqlx::MySqlPool::connect(&url).await.expect("connect");
-    let store =
-        DbStore::from_mysql_pool_with(pool.clone(), codec(), DbOptions::new().table(&table))
-            .await
-            .expect("open");
+    let store = DbOptions::new()
+        .table(&table)
+        .from_pool(pool.clone())
+        .await
+        .expect("open")
+        .with_codec(codec());
     let secrets = save_a_batch(Arc::new(store)).await;
     assert!(
         statements_logged_for(&table),
@@ -148,10 +150,12 @@ async fn a_postgres_users_pool_logs_statements_without_keys_or_data() {
     }
     let table = unique("sk_test");
     let pool = sqlx::PgPool::connect(&url).await.expect("connect");
-    let store =
-        DbStore::from_postgres_pool_with(pool.clone(), codec(), DbOptions::new().table(&table))
-            .await
-            .expect("open");
+    let store = DbOptions::new()
+        .table(&table)
+        .from_pool(pool.clone())
+        .await
+        .expect("open")
+        .with_codec(codec());
     let secrets = save_a_batch(Arc::new(store)).await;
     assert!(
         statements_logged_for(&table),
@@ -172,10 +176,13 @@ async fn our_mysql_pool_logs_no_statements() {
         return;
     }
     let table = unique("sk_test");
-    let store = DbStore::mysql_with(&url, codec(), DbOptions::new().table(&table))
+    let store = DbOptions::new()
+        .table(&table)
+        .open(&url)
         .await
-        .expect("open");
-    let pool = store.mysql_pool().expect("mysql").clone();
+        .expect("open")
+        .with_codec(codec());
+    let pool = common::db::mysql_pool(&store).clone();
     let secrets = save_a_batch(Arc::new(store)).await;
     assert!(!statements_logged_for(&table), "statement logging is off");
     assert_not_logged(&secrets);
@@ -193,10 +200,13 @@ async fn our_postgres_pool_logs_no_statements() {
         return;
     }
     let table = unique("sk_test");
-    let store = DbStore::postgres_with(&url, codec(), DbOptions::new().table(&table))
+    let store = DbOptions::new()
+        .table(&table)
+        .open(&url)
         .await
-        .expect("open");
-    let pool = store.postgres_pool().expect("postgres").clone();
+        .expect("open")
+        .with_codec(codec());
+    let pool = common::db::pg_pool(&store).clone();
     let secrets = save_a_batch(Arc::new(store)).await;
     assert!(!statements_logged_for(&table), "statement logging is off");
     assert_not_logged(&secrets);
@@ -212,9 +222,12 @@ async fn our_sqlite_pool_logs_no_statements() {
     let dir = tempfile::tempdir().expect("temp dir");
     let table = unique("sk_test");
     let url = format!("sqlite://{}", dir.path().join("s.sqlite3").display());
-    let store = DbStore::sqlite_with(&url, codec(), DbOptions::new().table(&table))
+    let store = DbOptions::new()
+        .table(&table)
+        .open(&url)
         .await
-        .expect("open");
+        .expect("open")
+        .with_codec(codec());
     let secrets = save_a_batch(Arc::new(store)).await;
     assert!(!statements_logged_for(&table), "statement logging is off");
     assert_not_logged(&secrets);

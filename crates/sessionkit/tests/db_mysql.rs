@@ -14,7 +14,7 @@ use std::sync::Arc;
 use serde_json::json;
 use sessionkit::error::StoreError;
 use sessionkit::store::conformance::{self, Capabilities};
-use sessionkit::store::db::{DbOptions, DbStore};
+use sessionkit::store::db::{DbOptions, DbPool, DbStore};
 use sessionkit::store::{Record, SaveOutcome, SessionMap, SessionStore, Version};
 use sqlx::MySqlPool;
 use time::macros::datetime;
@@ -36,9 +36,12 @@ async fn admin() -> MySqlPool {
 
 /// A store on a fresh table of its own.
 async fn fresh_store(table: &str) -> DbStore {
-    DbStore::mysql_with(&mysql_url(), codec(), DbOptions::new().table(table))
+    DbOptions::new()
+        .table(table)
+        .open(&mysql_url())
         .await
         .expect("open a MySQL store")
+        .with_codec(codec())
 }
 
 async fn drop_table(pool: &MySqlPool, table: &str) {
@@ -152,11 +155,13 @@ async fn conformance_on_a_users_pool() {
     }
     let table = unique("sk_test");
     let pool = admin().await;
-    let store =
-        DbStore::from_mysql_pool_with(pool.clone(), codec(), DbOptions::new().table(&table))
-            .await
-            .expect("store on the caller's pool");
-    assert!(store.mysql_pool().is_some());
+    let store = DbOptions::new()
+        .table(&table)
+        .from_pool(pool.clone())
+        .await
+        .expect("store on the caller's pool")
+        .with_codec(codec());
+    assert!(matches!(store.pool(), DbPool::MySql(_)));
     conformance::run_all(&store, Capabilities::default(), NOW).await;
     drop_table(&pool, &table).await;
 }
@@ -169,9 +174,10 @@ async fn the_table_is_djangos() {
     }
     let pool = admin().await;
     let ours = create_database(&pool).await;
-    let store = DbStore::mysql(&url_for_database(&url, &ours), codec())
+    let store = DbStore::open(&url_for_database(&url, &ours))
         .await
-        .expect("open with Django's default table");
+        .expect("open with Django's default table")
+        .with_codec(codec());
     assert_eq!(store.table(), "django_session");
     assert_eq!(
         columns(&pool, &ours, "django_session").await,
@@ -238,13 +244,12 @@ async fn long_table_names_get_djangos_shortened_index_names() {
     // Reference name from Django's `_create_index_name` with MySQL's
     // 64-character limit.
     let table = "a_rather_long_session_table_name_for_testing_x";
-    let _store = DbStore::mysql_with(
-        &url_for_database(&url, &database),
-        codec(),
-        DbOptions::new().table(table),
-    )
-    .await
-    .expect("open with a long table name");
+    let _store = DbOptions::new()
+        .table(table)
+        .open(&url_for_database(&url, &database))
+        .await
+        .expect("open with a long table name")
+        .with_codec(codec());
     let names: Vec<String> = indexes(&pool, &database, table)
         .await
         .into_iter()
@@ -285,9 +290,10 @@ async fn a_django_made_table_is_reused_untouched() {
         .expect("Django's row");
     let before = show_create(&pool, &database, "django_session").await;
 
-    let store = DbStore::mysql(&in_db, codec())
+    let store = DbStore::open(&in_db)
         .await
-        .expect("open Django's table");
+        .expect("open Django's table")
+        .with_codec(codec());
     assert_eq!(
         show_create(&pool, &database, "django_session").await,
         before,
@@ -316,9 +322,7 @@ async fn processes_starting_together_create_the_table_once() {
     let opens: Vec<_> = (0..6)
         .map(|_| {
             let table = table.clone();
-            tokio::spawn(async move {
-                DbStore::mysql_with(&mysql_url(), codec(), DbOptions::new().table(table)).await
-            })
+            tokio::spawn(async move { DbOptions::new().table(table).open(&mysql_url()).await })
         })
         .collect();
     for open in opens {
@@ -356,7 +360,7 @@ async fn identical_saves_are_saved_not_conflicts() {
         );
     }
     // What that rests on: sqlx reports rows matched, not rows changed.
-    let pool = store.mysql_pool().expect("pool");
+    let pool = common::db::mysql_pool(&store);
     let done = sqlx::query(&format!(
         "UPDATE `{table}` SET expire_date = expire_date WHERE session_key = ?"
     ))
@@ -376,7 +380,7 @@ async fn the_version_is_compared_byte_for_byte() {
     }
     let table = unique("sk_test");
     let store = fresh_store(&table).await;
-    let pool = store.mysql_pool().expect("pool").clone();
+    let pool = common::db::mysql_pool(&store).clone();
     let record = Record::new(data(json!({"n": 1})), NOW + Duration::hours(1));
     let created = store.create(&record, NOW).await.expect("create");
     let stored = String::from_utf8(created.version.as_bytes().to_vec()).expect("ASCII");
@@ -444,9 +448,12 @@ async fn queued_saves_each_get_their_own_outcome() {
         .connect(&url)
         .await
         .expect("connect to the test MySQL");
-    let store = DbStore::from_mysql_pool_with(pool, codec(), DbOptions::new().table(&table))
+    let store = DbOptions::new()
+        .table(&table)
+        .from_pool(pool)
         .await
-        .expect("store on a small pool");
+        .expect("store on a small pool")
+        .with_codec(codec());
     common::db::queued_saves_each_get_their_own_outcome(Arc::new(store), NOW).await;
     drop_table(&admin().await, &table).await;
 }
@@ -460,9 +467,12 @@ async fn store_down_then_recovers() {
     let proxy = Proxy::start(&common::services::host_port(&url)).await;
     let via_proxy = proxy.through(&url);
     let table = unique("sk_test");
-    let store = DbStore::mysql_with(&via_proxy, codec(), DbOptions::new().table(&table))
+    let store = DbOptions::new()
+        .table(&table)
+        .open(&via_proxy)
         .await
-        .expect("open through the proxy");
+        .expect("open through the proxy")
+        .with_codec(codec());
     common::http::store_down_then_recovers(Arc::new(store), &proxy).await;
     drop_table(&admin().await, &table).await;
 }
@@ -476,10 +486,13 @@ async fn a_dead_server_is_unavailable_within_seconds() {
     let proxy = Proxy::start(&common::services::host_port(&url)).await;
     let via_proxy = proxy.through(&url);
     let table = unique("sk_test");
-    let store = DbStore::mysql_with(&via_proxy, codec(), DbOptions::new().table(&table))
+    let store = DbOptions::new()
+        .table(&table)
+        .open(&via_proxy)
         .await
-        .expect("open through the proxy");
-    let reopen = DbStore::mysql(&via_proxy, codec());
+        .expect("open through the proxy")
+        .with_codec(codec());
+    let reopen = DbStore::open(&via_proxy);
     common::db::a_dead_server_is_unavailable_within_seconds(&store, &proxy, NOW, reopen).await;
     drop_table(&admin().await, &table).await;
 }
@@ -498,20 +511,18 @@ async fn bad_table_names_are_refused() {
         "test.sessions",
         &"t".repeat(64),
     ] {
-        let result = DbStore::mysql_with(&url, codec(), DbOptions::new().table(bad)).await;
+        let result = DbOptions::new().table(bad).open(&url).await;
         assert!(
             matches!(result, Err(StoreError::Config(_))),
             "{bad:?} was accepted"
         );
-        let result =
-            DbStore::from_mysql_pool_with(admin().await, codec(), DbOptions::new().table(bad))
-                .await;
+        let result = DbOptions::new().table(bad).from_pool(admin().await).await;
         assert!(
             matches!(result, Err(StoreError::Config(_))),
             "{bad:?} was accepted"
         );
     }
-    let result = DbStore::mysql("mysql://[bad", codec()).await;
+    let result = DbStore::open("mysql://[bad").await;
     assert!(matches!(result, Err(StoreError::Config(_))));
 }
 
@@ -523,14 +534,13 @@ async fn our_connections_are_on_utc_whatever_the_url_says() {
     }
     let sep = if url.contains('?') { '&' } else { '?' };
     let table = unique("sk_test");
-    let store = DbStore::mysql_with(
-        &format!("{url}{sep}timezone=%2B05:00"),
-        codec(),
-        DbOptions::new().table(&table),
-    )
-    .await
-    .expect("store");
-    let pool = store.mysql_pool().expect("pool");
+    let store = DbOptions::new()
+        .table(&table)
+        .open(&format!("{url}{sep}timezone=%2B05:00"))
+        .await
+        .expect("store")
+        .with_codec(codec());
+    let pool = common::db::mysql_pool(&store);
     let (zone,): (String,) = sqlx::query_as("SELECT CAST(@@session.time_zone AS CHAR)")
         .fetch_one(pool)
         .await
@@ -547,12 +557,18 @@ async fn djangos_rows_load_as_django_loads_them() {
     }
     let v = Vectors::load();
     let table = unique("sk_test");
-    let current = DbStore::mysql_with(&url, v.codec(false), DbOptions::new().table(&table))
+    let current = DbOptions::new()
+        .table(&table)
+        .open(&url)
         .await
-        .expect("store");
-    let rotated = DbStore::mysql_with(&url, v.codec(true), DbOptions::new().table(&table))
+        .expect("store")
+        .with_codec(v.codec(false));
+    let rotated = DbOptions::new()
+        .table(&table)
+        .open(&url)
         .await
-        .expect("store");
+        .expect("store")
+        .with_codec(v.codec(true));
     let pool = admin().await;
     for row in v.sessions() {
         // The raw values: Django's MySQL backend writes the same naive UTC
@@ -584,10 +600,12 @@ async fn a_saved_row_is_in_djangos_format() {
     let user_pool = MySqlPool::connect(&format!("{url}{sep}timezone=%2B05:00"))
         .await
         .expect("a pool on +05:00");
-    let store =
-        DbStore::from_mysql_pool_with(user_pool, v.codec(false), DbOptions::new().table(&table))
-            .await
-            .expect("store");
+    let store = DbOptions::new()
+        .table(&table)
+        .from_pool(user_pool)
+        .await
+        .expect("store")
+        .with_codec(v.codec(false));
     let pool = admin().await;
     let read = |key: String| {
         let (pool, table) = (pool.clone(), table.clone());

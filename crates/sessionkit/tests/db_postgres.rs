@@ -13,7 +13,7 @@ use std::sync::Arc;
 use serde_json::json;
 use sessionkit::error::StoreError;
 use sessionkit::store::conformance::{self, Capabilities};
-use sessionkit::store::db::{DbOptions, DbStore};
+use sessionkit::store::db::{DbOptions, DbPool, DbStore};
 use sessionkit::store::{Record, SaveOutcome, SessionMap, SessionStore, Version};
 use sqlx::PgPool;
 use time::macros::datetime;
@@ -35,9 +35,12 @@ async fn admin() -> PgPool {
 
 /// A store on a fresh table of its own.
 async fn fresh_store(table: &str) -> DbStore {
-    DbStore::postgres_with(&postgres_url(), codec(), DbOptions::new().table(table))
+    DbOptions::new()
+        .table(table)
+        .open(&postgres_url())
         .await
         .expect("open a PostgreSQL store")
+        .with_codec(codec())
 }
 
 async fn drop_table(pool: &PgPool, table: &str) {
@@ -131,11 +134,13 @@ async fn conformance_on_a_users_pool() {
     }
     let table = unique("sk_test");
     let pool = admin().await;
-    let store =
-        DbStore::from_postgres_pool_with(pool.clone(), codec(), DbOptions::new().table(&table))
-            .await
-            .expect("store on the caller's pool");
-    assert!(store.postgres_pool().is_some());
+    let store = DbOptions::new()
+        .table(&table)
+        .from_pool(pool.clone())
+        .await
+        .expect("store on the caller's pool")
+        .with_codec(codec());
+    assert!(matches!(store.pool(), DbPool::Postgres(_)));
     conformance::run_all(&store, Capabilities::default(), NOW).await;
     drop_table(&pool, &table).await;
 }
@@ -148,9 +153,10 @@ async fn the_ddl_is_djangos() {
     }
     let pool = admin().await;
     let schema = create_schema(&pool).await;
-    let store = DbStore::postgres(&url_in_schema(&url, &schema), codec())
+    let store = DbStore::open(&url_in_schema(&url, &schema))
         .await
-        .expect("open with Django's default table");
+        .expect("open with Django's default table")
+        .with_codec(codec());
     assert_eq!(store.table(), "django_session");
 
     assert_eq!(
@@ -207,13 +213,12 @@ async fn long_table_names_get_djangos_shortened_index_names() {
     // Reference names from Django's `_create_index_name` with PostgreSQL's
     // 63-character limit.
     let table = "a_rather_long_session_table_name_for_testing_x";
-    let _store = DbStore::postgres_with(
-        &url_in_schema(&url, &schema),
-        codec(),
-        DbOptions::new().table(table),
-    )
-    .await
-    .expect("open with a long table name");
+    let _store = DbOptions::new()
+        .table(table)
+        .open(&url_in_schema(&url, &schema))
+        .await
+        .expect("open with a long table name")
+        .with_codec(codec());
     let names: Vec<String> = indexes(&pool, &schema, table)
         .await
         .into_iter()
@@ -263,9 +268,10 @@ async fn a_django_made_table_is_reused_untouched() {
         indexes(&pool, &schema, "django_session").await,
     );
 
-    let store = DbStore::postgres(&url_in_schema(&url, &schema), codec())
+    let store = DbStore::open(&url_in_schema(&url, &schema))
         .await
-        .expect("open Django's table");
+        .expect("open Django's table")
+        .with_codec(codec());
     let after = (
         columns(&pool, &schema, "django_session").await,
         indexes(&pool, &schema, "django_session").await,
@@ -314,10 +320,7 @@ async fn processes_starting_together_create_the_table_once() {
     let opens: Vec<_> = (0..6)
         .map(|_| {
             let table = table.clone();
-            tokio::spawn(async move {
-                DbStore::postgres_with(&postgres_url(), codec(), DbOptions::new().table(table))
-                    .await
-            })
+            tokio::spawn(async move { DbOptions::new().table(table).open(&postgres_url()).await })
         })
         .collect();
     for open in opens {
@@ -361,9 +364,12 @@ async fn queued_saves_each_get_their_own_outcome() {
         .connect(&url)
         .await
         .expect("connect to the test PostgreSQL");
-    let store = DbStore::from_postgres_pool_with(pool, codec(), DbOptions::new().table(&table))
+    let store = DbOptions::new()
+        .table(&table)
+        .from_pool(pool)
         .await
-        .expect("store on a small pool");
+        .expect("store on a small pool")
+        .with_codec(codec());
     common::db::queued_saves_each_get_their_own_outcome(Arc::new(store), NOW).await;
     drop_table(&admin().await, &table).await;
 }
@@ -377,9 +383,12 @@ async fn store_down_then_recovers() {
     let proxy = Proxy::start(&common::services::host_port(&url)).await;
     let via_proxy = proxy.through(&url);
     let table = unique("sk_test");
-    let store = DbStore::postgres_with(&via_proxy, codec(), DbOptions::new().table(&table))
+    let store = DbOptions::new()
+        .table(&table)
+        .open(&via_proxy)
         .await
-        .expect("open through the proxy");
+        .expect("open through the proxy")
+        .with_codec(codec());
     common::http::store_down_then_recovers(Arc::new(store), &proxy).await;
     drop_table(&admin().await, &table).await;
 }
@@ -393,10 +402,13 @@ async fn a_dead_server_is_unavailable_within_seconds() {
     let proxy = Proxy::start(&common::services::host_port(&url)).await;
     let via_proxy = proxy.through(&url);
     let table = unique("sk_test");
-    let store = DbStore::postgres_with(&via_proxy, codec(), DbOptions::new().table(&table))
+    let store = DbOptions::new()
+        .table(&table)
+        .open(&via_proxy)
         .await
-        .expect("open through the proxy");
-    let reopen = DbStore::postgres(&via_proxy, codec());
+        .expect("open through the proxy")
+        .with_codec(codec());
+    let reopen = DbStore::open(&via_proxy);
     common::db::a_dead_server_is_unavailable_within_seconds(&store, &proxy, NOW, reopen).await;
     drop_table(&admin().await, &table).await;
 }
@@ -415,20 +427,18 @@ async fn bad_table_names_are_refused() {
         "public.sessions",
         &"t".repeat(64),
     ] {
-        let result = DbStore::postgres_with(&url, codec(), DbOptions::new().table(bad)).await;
+        let result = DbOptions::new().table(bad).open(&url).await;
         assert!(
             matches!(result, Err(StoreError::Config(_))),
             "{bad:?} was accepted"
         );
-        let result =
-            DbStore::from_postgres_pool_with(admin().await, codec(), DbOptions::new().table(bad))
-                .await;
+        let result = DbOptions::new().table(bad).from_pool(admin().await).await;
         assert!(
             matches!(result, Err(StoreError::Config(_))),
             "{bad:?} was accepted"
         );
     }
-    let result = DbStore::postgres("postgres://[bad", codec()).await;
+    let result = DbStore::open("postgres://[bad").await;
     assert!(matches!(result, Err(StoreError::Config(_))));
 }
 
@@ -440,12 +450,18 @@ async fn djangos_rows_load_as_django_loads_them() {
     }
     let v = Vectors::load();
     let table = unique("sk_test");
-    let current = DbStore::postgres_with(&url, v.codec(false), DbOptions::new().table(&table))
+    let current = DbOptions::new()
+        .table(&table)
+        .open(&url)
         .await
-        .expect("store");
-    let rotated = DbStore::postgres_with(&url, v.codec(true), DbOptions::new().table(&table))
+        .expect("store")
+        .with_codec(v.codec(false));
+    let rotated = DbOptions::new()
+        .table(&table)
+        .open(&url)
         .await
-        .expect("store");
+        .expect("store")
+        .with_codec(v.codec(true));
     let pool = admin().await;
     for row in v.sessions() {
         // The raw values, as Django's PostgreSQL backend would hold them: the
@@ -473,9 +489,12 @@ async fn a_saved_row_is_in_djangos_format() {
     }
     let v = Vectors::load();
     let table = unique("sk_test");
-    let store = DbStore::postgres_with(&url, v.codec(false), DbOptions::new().table(&table))
+    let store = DbOptions::new()
+        .table(&table)
+        .open(&url)
         .await
-        .expect("store");
+        .expect("store")
+        .with_codec(v.codec(false));
     let pool = admin().await;
     let read = |key: String| {
         let (pool, table) = (pool.clone(), table.clone());

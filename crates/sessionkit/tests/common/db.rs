@@ -20,6 +20,24 @@ use super::proxy::Proxy;
 
 pub(crate) mod hardening;
 
+/// The PostgreSQL pool of a store opened on PostgreSQL.
+#[cfg(feature = "postgres")]
+pub(crate) fn pg_pool(store: &sessionkit::store::db::DbStore) -> &sqlx::PgPool {
+    let sessionkit::store::db::DbPool::Postgres(pool) = store.pool() else {
+        panic!("{store:?} is not on PostgreSQL");
+    };
+    pool
+}
+
+/// The MySQL pool of a store opened on MySQL or MariaDB.
+#[cfg(feature = "mysql")]
+pub(crate) fn mysql_pool(store: &sessionkit::store::db::DbStore) -> &sqlx::MySqlPool {
+    let sessionkit::store::db::DbPool::MySql(pool) = store.pool() else {
+        panic!("{store:?} is not on MySQL");
+    };
+    pool
+}
+
 /// Django's vectors: `SECRET_KEY` and its fallback, `reference_now`, rows.
 pub(crate) struct Vectors {
     json: Value,

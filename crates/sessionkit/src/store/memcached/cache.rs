@@ -71,7 +71,7 @@
 //!
 //! let keys = Keys::new(SecretKey::new("a long random secret"), vec![]).expect("a non-empty secret");
 //! let codec = Codec::sessions(&keys);
-//! let db = DbStore::sqlite("sqlite://sessions.sqlite3?mode=rwc", codec.clone()).await?;
+//! let db = DbStore::open("sqlite://sessions.sqlite3?mode=rwc").await?.with_codec(codec.clone());
 //! let memcached = MemcachedStore::new("memcache://127.0.0.1:11211", codec)
 //!     .await?
 //!     .with_prefix("myapp:")?;

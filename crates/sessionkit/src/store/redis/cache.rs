@@ -65,7 +65,7 @@
 //!
 //! let keys = Keys::new(SecretKey::new("a long random secret"), vec![]).expect("a non-empty secret");
 //! let codec = Codec::sessions(&keys);
-//! let db = DbStore::sqlite("sqlite://sessions.sqlite3?mode=rwc", codec.clone()).await?;
+//! let db = DbStore::open("sqlite://sessions.sqlite3?mode=rwc").await?.with_codec(codec.clone());
 //! let redis = RedisStore::open("redis://127.0.0.1:6379/0", codec).await?.with_prefix("myapp:");
 //! let store = CachedDbStore::new(Arc::new(RedisCache::new(redis)), Arc::new(db));
 //! # Ok(()) }
