@@ -9,30 +9,23 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use serde_json::json;
-use sessionkit::error::StoreError;
-use sessionkit::store::conformance::{self, Capabilities};
-use sessionkit::store::db::{DbOptions, DbPool, DbStore};
+use sessionkit::store::db::{DbOptions, DbStore};
 use sessionkit::store::{Record, SaveOutcome, SessionMap, SessionStore, Version};
 use sqlx::MySqlPool;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
-use common::db::{s, Vectors};
-use common::proxy::Proxy;
+use common::db::mysql::{
+    admin, columns, create_database, drop_database, drop_table, indexes, show_create,
+    url_for_database, DJANGO_DDL,
+};
+use common::db::server::Server;
+use common::db::{s, shells, Vectors};
 use common::services::{available, mysql_url, unique};
 use common::{codec, data};
 
 const NOW: OffsetDateTime = datetime!(2026-03-01 12:34:56.789012 UTC);
-
-/// A plain pool on the test database, for the test's own SQL.
-async fn admin() -> MySqlPool {
-    MySqlPool::connect(&mysql_url())
-        .await
-        .expect("connect to the test MySQL")
-}
 
 /// A store on a fresh table of its own.
 async fn fresh_store(table: &str) -> DbStore {
@@ -44,126 +37,14 @@ async fn fresh_store(table: &str) -> DbStore {
         .with_codec(codec())
 }
 
-async fn drop_table(pool: &MySqlPool, table: &str) {
-    sqlx::query(&format!("DROP TABLE IF EXISTS `{table}`"))
-        .execute(pool)
-        .await
-        .expect("drop the test table");
-}
-
-/// `url` pointing at another database of the same server.
-fn url_for_database(url: &str, database: &str) -> String {
-    let (path, query) = url
-        .split_once('?')
-        .map_or((url, None), |(p, q)| (p, Some(q)));
-    let base = path
-        .strip_prefix("mysql://")
-        .and_then(|rest| rest.split_once('/'))
-        .map_or(path.to_owned(), |(authority, _)| {
-            format!("mysql://{authority}")
-        });
-    match query {
-        Some(q) => format!("{base}/{database}?{q}"),
-        None => format!("{base}/{database}"),
-    }
-}
-
-/// A database of the test's own, so Django's default table name is free.
-async fn create_database(pool: &MySqlPool) -> String {
-    let database = unique("sk_test");
-    sqlx::query(&format!("CREATE DATABASE `{database}`"))
-        .execute(pool)
-        .await
-        .expect("create a test database");
-    database
-}
-
-async fn drop_database(pool: &MySqlPool, database: &str) {
-    sqlx::query(&format!("DROP DATABASE `{database}`"))
-        .execute(pool)
-        .await
-        .expect("drop the test database");
-}
-
-/// `(column, type, nullable, key)` as `information_schema` describes them.
-async fn columns(
-    pool: &MySqlPool,
-    database: &str,
-    table: &str,
-) -> Vec<(String, String, String, String)> {
-    sqlx::query_as(
-        "SELECT CAST(column_name AS CHAR), CAST(column_type AS CHAR), \
-         CAST(is_nullable AS CHAR), CAST(column_key AS CHAR) \
-         FROM information_schema.columns \
-         WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-    )
-    .bind(database)
-    .bind(table)
-    .fetch_all(pool)
-    .await
-    .expect("read information_schema.columns")
-}
-
-/// `(index, column, non_unique)` of a table, the primary key first.
-async fn indexes(pool: &MySqlPool, database: &str, table: &str) -> Vec<(String, String, i64)> {
-    sqlx::query_as(
-        "SELECT CAST(index_name AS CHAR), CAST(column_name AS CHAR), CAST(non_unique AS SIGNED) \
-         FROM information_schema.statistics \
-         WHERE table_schema = ? AND table_name = ? ORDER BY non_unique, index_name, seq_in_index",
-    )
-    .bind(database)
-    .bind(table)
-    .fetch_all(pool)
-    .await
-    .expect("read information_schema.statistics")
-}
-
-async fn show_create(pool: &MySqlPool, database: &str, table: &str) -> String {
-    let (_, ddl): (String, String) =
-        sqlx::query_as(&format!("SHOW CREATE TABLE `{database}`.`{table}`"))
-            .fetch_one(pool)
-            .await
-            .expect("SHOW CREATE TABLE");
-    ddl
-}
-
-/// Django's DDL for `django_session` on MySQL (`sqlmigrate sessions 0001`).
-const DJANGO_DDL: [&str; 2] = [
-    "CREATE TABLE `django_session` (`session_key` varchar(40) NOT NULL PRIMARY KEY, \
-     `session_data` longtext NOT NULL, `expire_date` datetime(6) NOT NULL)",
-    "CREATE INDEX `django_session_expire_date_a5c62663` ON `django_session` (`expire_date`)",
-];
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance() {
-    let url = mysql_url();
-    if !available("MySQL", &url).await {
-        return;
-    }
-    let table = unique("sk_test");
-    let store = fresh_store(&table).await;
-    assert_eq!(store.table(), table);
-    conformance::run_all(&store, Capabilities::default(), NOW).await;
-    drop_table(&admin().await, &table).await;
+    shells::conformance(Server::MySql, NOW).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_on_a_users_pool() {
-    let url = mysql_url();
-    if !available("MySQL", &url).await {
-        return;
-    }
-    let table = unique("sk_test");
-    let pool = admin().await;
-    let store = DbOptions::new()
-        .table(&table)
-        .from_pool(pool.clone())
-        .await
-        .expect("store on the caller's pool")
-        .with_codec(codec());
-    assert!(matches!(store.pool(), DbPool::MySql(_)));
-    conformance::run_all(&store, Capabilities::default(), NOW).await;
-    drop_table(&pool, &table).await;
+    shells::conformance_on_a_users_pool(Server::MySql, NOW).await;
 }
 
 #[tokio::test]
@@ -421,109 +302,27 @@ async fn the_version_is_compared_byte_for_byte() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_increments_from_two_processes() {
-    let url = mysql_url();
-    if !available("MySQL", &url).await {
-        return;
-    }
-    let table = unique("sk_test");
-    // Two pools: no in-process lock is shared, as between two processes.
-    let a = fresh_store(&table).await;
-    let b = fresh_store(&table).await;
-    common::http::concurrent_increments([Arc::new(a.clone()), Arc::new(b.clone())]).await;
-    common::http::different_keys_survive([Arc::new(a), Arc::new(b)]).await;
-    drop_table(&admin().await, &table).await;
+    shells::concurrent_increments_from_two_processes(Server::MySql).await;
 }
 
-/// A pool of two connections gives one batch in flight: saves that come
-/// meanwhile queue and go together in one transaction.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_saves_each_get_their_own_outcome() {
-    let url = mysql_url();
-    if !available("MySQL", &url).await {
-        return;
-    }
-    let table = unique("sk_test");
-    let pool = sqlx::mysql::MySqlPoolOptions::new()
-        .max_connections(2)
-        .connect(&url)
-        .await
-        .expect("connect to the test MySQL");
-    let store = DbOptions::new()
-        .table(&table)
-        .from_pool(pool)
-        .await
-        .expect("store on a small pool")
-        .with_codec(codec());
-    common::db::queued_saves_each_get_their_own_outcome(Arc::new(store), NOW).await;
-    drop_table(&admin().await, &table).await;
+    shells::queued_saves_each_get_their_own_outcome(Server::MySql, NOW).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_down_then_recovers() {
-    let url = mysql_url();
-    if !available("MySQL", &url).await {
-        return;
-    }
-    let proxy = Proxy::start(&common::services::host_port(&url)).await;
-    let via_proxy = proxy.through(&url);
-    let table = unique("sk_test");
-    let store = DbOptions::new()
-        .table(&table)
-        .open(&via_proxy)
-        .await
-        .expect("open through the proxy")
-        .with_codec(codec());
-    common::http::store_down_then_recovers(Arc::new(store), &proxy).await;
-    drop_table(&admin().await, &table).await;
+    shells::store_down_then_recovers(Server::MySql).await;
 }
 
 #[tokio::test]
 async fn a_dead_server_is_unavailable_within_seconds() {
-    let url = mysql_url();
-    if !available("MySQL", &url).await {
-        return;
-    }
-    let proxy = Proxy::start(&common::services::host_port(&url)).await;
-    let via_proxy = proxy.through(&url);
-    let table = unique("sk_test");
-    let store = DbOptions::new()
-        .table(&table)
-        .open(&via_proxy)
-        .await
-        .expect("open through the proxy")
-        .with_codec(codec());
-    let reopen = DbStore::open(&via_proxy);
-    common::db::a_dead_server_is_unavailable_within_seconds(&store, &proxy, NOW, reopen).await;
-    drop_table(&admin().await, &table).await;
+    shells::a_dead_server_is_unavailable_within_seconds(Server::MySql, NOW).await;
 }
 
 #[tokio::test]
 async fn bad_table_names_are_refused() {
-    let url = mysql_url();
-    if !available("MySQL", &url).await {
-        return;
-    }
-    for bad in [
-        "",
-        "1st",
-        "a-b",
-        "x`; DROP TABLE y; --",
-        "test.sessions",
-        &"t".repeat(64),
-    ] {
-        let result = DbOptions::new().table(bad).open(&url).await;
-        assert!(
-            matches!(result, Err(StoreError::Config(_))),
-            "{bad:?} was accepted"
-        );
-        let result = DbOptions::new().table(bad).from_pool(admin().await).await;
-        assert!(
-            matches!(result, Err(StoreError::Config(_))),
-            "{bad:?} was accepted"
-        );
-    }
-    let result = DbStore::open("mysql://[bad").await;
-    assert!(matches!(result, Err(StoreError::Config(_))));
+    shells::bad_table_names_are_refused(Server::MySql).await;
 }
 
 #[tokio::test]

@@ -8,30 +8,21 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use serde_json::json;
-use sessionkit::error::StoreError;
-use sessionkit::store::conformance::{self, Capabilities};
-use sessionkit::store::db::{DbOptions, DbPool, DbStore};
+use sessionkit::store::db::{DbOptions, DbStore};
 use sessionkit::store::{Record, SaveOutcome, SessionMap, SessionStore, Version};
-use sqlx::PgPool;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
-use common::db::{s, Vectors};
-use common::proxy::Proxy;
+use common::db::postgres::{
+    admin, columns, create_schema, drop_schema, drop_table, indexes, url_in_schema, DJANGO_DDL,
+};
+use common::db::server::Server;
+use common::db::{s, shells, Vectors};
 use common::services::{available, postgres_url, unique};
 use common::{codec, data};
 
 const NOW: OffsetDateTime = datetime!(2026-03-01 12:34:56.789012 UTC);
-
-/// A plain pool on the test database, for the test's own SQL.
-async fn admin() -> PgPool {
-    PgPool::connect(&postgres_url())
-        .await
-        .expect("connect to the test PostgreSQL")
-}
 
 /// A store on a fresh table of its own.
 async fn fresh_store(table: &str) -> DbStore {
@@ -43,106 +34,14 @@ async fn fresh_store(table: &str) -> DbStore {
         .with_codec(codec())
 }
 
-async fn drop_table(pool: &PgPool, table: &str) {
-    sqlx::query(&format!("DROP TABLE IF EXISTS \"{table}\""))
-        .execute(pool)
-        .await
-        .expect("drop the test table");
-}
-
-/// `url` with `search_path` set to `schema`: Django's default table name in
-/// a schema no other test uses.
-fn url_in_schema(url: &str, schema: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}options=-c%20search_path%3D{schema}")
-}
-
-async fn create_schema(pool: &PgPool) -> String {
-    let schema = unique("sk_test");
-    sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
-        .execute(pool)
-        .await
-        .expect("create a test schema");
-    schema
-}
-
-async fn drop_schema(pool: &PgPool, schema: &str) {
-    sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-        .execute(pool)
-        .await
-        .expect("drop the test schema");
-}
-
-/// Columns as `information_schema` describes them.
-async fn columns(
-    pool: &PgPool,
-    schema: &str,
-    table: &str,
-) -> Vec<(String, String, Option<i32>, String)> {
-    sqlx::query_as(
-        "SELECT column_name::text, data_type::text, character_maximum_length::int, \
-         is_nullable::text FROM information_schema.columns \
-         WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
-    )
-    .bind(schema)
-    .bind(table)
-    .fetch_all(pool)
-    .await
-    .expect("read information_schema.columns")
-}
-
-/// `(indexname, indexdef)` of a table, by name.
-async fn indexes(pool: &PgPool, schema: &str, table: &str) -> Vec<(String, String)> {
-    sqlx::query_as(
-        "SELECT indexname::text, indexdef FROM pg_indexes \
-         WHERE schemaname = $1 AND tablename = $2 ORDER BY indexname",
-    )
-    .bind(schema)
-    .bind(table)
-    .fetch_all(pool)
-    .await
-    .expect("read pg_indexes")
-}
-
-/// Django's DDL for `django_session`, as `sqlmigrate sessions 0001` prints it.
-const DJANGO_DDL: [&str; 3] = [
-    "CREATE TABLE \"django_session\" (\"session_key\" varchar(40) NOT NULL PRIMARY KEY, \
-     \"session_data\" text NOT NULL, \"expire_date\" timestamp with time zone NOT NULL)",
-    "CREATE INDEX \"django_session_session_key_c0390e0f_like\" ON \"django_session\" \
-     (\"session_key\" varchar_pattern_ops)",
-    "CREATE INDEX \"django_session_expire_date_a5c62663\" ON \"django_session\" (\"expire_date\")",
-];
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance() {
-    let url = postgres_url();
-    if !available("PostgreSQL", &url).await {
-        return;
-    }
-    let table = unique("sk_test");
-    let store = fresh_store(&table).await;
-    assert_eq!(store.table(), table);
-    conformance::run_all(&store, Capabilities::default(), NOW).await;
-    drop_table(&admin().await, &table).await;
+    shells::conformance(Server::Postgres, NOW).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_on_a_users_pool() {
-    let url = postgres_url();
-    if !available("PostgreSQL", &url).await {
-        return;
-    }
-    let table = unique("sk_test");
-    let pool = admin().await;
-    let store = DbOptions::new()
-        .table(&table)
-        .from_pool(pool.clone())
-        .await
-        .expect("store on the caller's pool")
-        .with_codec(codec());
-    assert!(matches!(store.pool(), DbPool::Postgres(_)));
-    conformance::run_all(&store, Capabilities::default(), NOW).await;
-    drop_table(&pool, &table).await;
+    shells::conformance_on_a_users_pool(Server::Postgres, NOW).await;
 }
 
 #[tokio::test]
@@ -337,109 +236,27 @@ async fn processes_starting_together_create_the_table_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_increments_from_two_processes() {
-    let url = postgres_url();
-    if !available("PostgreSQL", &url).await {
-        return;
-    }
-    let table = unique("sk_test");
-    // Two pools: no in-process lock is shared, as between two processes.
-    let a = fresh_store(&table).await;
-    let b = fresh_store(&table).await;
-    common::http::concurrent_increments([Arc::new(a.clone()), Arc::new(b.clone())]).await;
-    common::http::different_keys_survive([Arc::new(a), Arc::new(b)]).await;
-    drop_table(&admin().await, &table).await;
+    shells::concurrent_increments_from_two_processes(Server::Postgres).await;
 }
 
-/// A pool of two connections gives one batch in flight: saves that come
-/// meanwhile queue and go together in one statement.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_saves_each_get_their_own_outcome() {
-    let url = postgres_url();
-    if !available("PostgreSQL", &url).await {
-        return;
-    }
-    let table = unique("sk_test");
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(2)
-        .connect(&url)
-        .await
-        .expect("connect to the test PostgreSQL");
-    let store = DbOptions::new()
-        .table(&table)
-        .from_pool(pool)
-        .await
-        .expect("store on a small pool")
-        .with_codec(codec());
-    common::db::queued_saves_each_get_their_own_outcome(Arc::new(store), NOW).await;
-    drop_table(&admin().await, &table).await;
+    shells::queued_saves_each_get_their_own_outcome(Server::Postgres, NOW).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_down_then_recovers() {
-    let url = postgres_url();
-    if !available("PostgreSQL", &url).await {
-        return;
-    }
-    let proxy = Proxy::start(&common::services::host_port(&url)).await;
-    let via_proxy = proxy.through(&url);
-    let table = unique("sk_test");
-    let store = DbOptions::new()
-        .table(&table)
-        .open(&via_proxy)
-        .await
-        .expect("open through the proxy")
-        .with_codec(codec());
-    common::http::store_down_then_recovers(Arc::new(store), &proxy).await;
-    drop_table(&admin().await, &table).await;
+    shells::store_down_then_recovers(Server::Postgres).await;
 }
 
 #[tokio::test]
 async fn a_dead_server_is_unavailable_within_seconds() {
-    let url = postgres_url();
-    if !available("PostgreSQL", &url).await {
-        return;
-    }
-    let proxy = Proxy::start(&common::services::host_port(&url)).await;
-    let via_proxy = proxy.through(&url);
-    let table = unique("sk_test");
-    let store = DbOptions::new()
-        .table(&table)
-        .open(&via_proxy)
-        .await
-        .expect("open through the proxy")
-        .with_codec(codec());
-    let reopen = DbStore::open(&via_proxy);
-    common::db::a_dead_server_is_unavailable_within_seconds(&store, &proxy, NOW, reopen).await;
-    drop_table(&admin().await, &table).await;
+    shells::a_dead_server_is_unavailable_within_seconds(Server::Postgres, NOW).await;
 }
 
 #[tokio::test]
 async fn bad_table_names_are_refused() {
-    let url = postgres_url();
-    if !available("PostgreSQL", &url).await {
-        return;
-    }
-    for bad in [
-        "",
-        "1st",
-        "a-b",
-        "x\"; DROP TABLE y; --",
-        "public.sessions",
-        &"t".repeat(64),
-    ] {
-        let result = DbOptions::new().table(bad).open(&url).await;
-        assert!(
-            matches!(result, Err(StoreError::Config(_))),
-            "{bad:?} was accepted"
-        );
-        let result = DbOptions::new().table(bad).from_pool(admin().await).await;
-        assert!(
-            matches!(result, Err(StoreError::Config(_))),
-            "{bad:?} was accepted"
-        );
-    }
-    let result = DbStore::open("postgres://[bad").await;
-    assert!(matches!(result, Err(StoreError::Config(_))));
+    shells::bad_table_names_are_refused(Server::Postgres).await;
 }
 
 #[tokio::test]

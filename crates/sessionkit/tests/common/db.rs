@@ -19,6 +19,12 @@ use super::data;
 use super::proxy::Proxy;
 
 pub(crate) mod hardening;
+#[cfg(feature = "mysql")]
+pub(crate) mod mysql;
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
+pub(crate) mod server;
+pub(crate) mod shells;
 
 /// The PostgreSQL pool of a store opened on PostgreSQL.
 #[cfg(feature = "postgres")]
