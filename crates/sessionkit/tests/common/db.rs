@@ -26,15 +26,6 @@ pub(crate) mod postgres;
 pub(crate) mod server;
 pub(crate) mod shells;
 
-/// The PostgreSQL pool of a store opened on PostgreSQL.
-#[cfg(feature = "postgres")]
-pub(crate) fn pg_pool(store: &sessionkit::store::db::DbStore) -> &sqlx::PgPool {
-    let sessionkit::store::db::DbPool::Postgres(pool) = store.pool() else {
-        panic!("{store:?} is not on PostgreSQL");
-    };
-    pool
-}
-
 /// The MySQL pool of a store opened on MySQL or MariaDB.
 #[cfg(feature = "mysql")]
 pub(crate) fn mysql_pool(store: &sessionkit::store::db::DbStore) -> &sqlx::MySqlPool {

@@ -3,6 +3,8 @@
 //! What differs between the two servers is here, so a test written once
 //! runs on both.
 
+use std::any::Any;
+
 use sessionkit::store::db::{DbOptions, DbPool, DbStore};
 
 use super::super::codec;
@@ -93,6 +95,66 @@ impl Server {
     pub(crate) async fn drop_table(self, table: &str) {
         self.execute(&format!("DROP TABLE IF EXISTS {}", self.quote(table)))
             .await;
+    }
+
+    /// The session data stored for `key` in `table`, byte for byte.
+    pub(crate) async fn stored_data(self, table: &str, key: &str) -> Vec<u8> {
+        let quoted = self.quote(table);
+        let rows = match self.pool(1).await {
+            #[cfg(feature = "postgres")]
+            DbPool::Postgres(pool) => {
+                let sql = format!("SELECT session_data FROM {quoted} WHERE session_key = $1");
+                sqlx::query_as::<_, (String,)>(&sql)
+                    .bind(key)
+                    .fetch_one(&pool)
+                    .await
+                    .map(|(data,)| data.into_bytes())
+            }
+            #[cfg(feature = "mysql")]
+            DbPool::MySql(pool) => {
+                let sql = format!(
+                    "SELECT CAST(session_data AS BINARY) FROM {quoted} WHERE session_key = ?"
+                );
+                sqlx::query_as::<_, (Vec<u8>,)>(&sql)
+                    .bind(key)
+                    .fetch_one(&pool)
+                    .await
+                    .map(|(data,)| data)
+            }
+            other => panic!("not a server pool: {other:?}"),
+        };
+        rows.expect("read the row")
+    }
+
+    /// Holds the row of `key` in `table` locked (`SELECT … FOR UPDATE` in
+    /// an open transaction) until the returned guard is dropped.
+    pub(crate) async fn lock_row(self, table: &str, key: &str) -> Box<dyn Any + Send> {
+        let quoted = self.quote(table);
+        match self.pool(1).await {
+            #[cfg(feature = "postgres")]
+            DbPool::Postgres(pool) => {
+                let mut tx = pool.begin().await.expect("begin");
+                let sql = format!("SELECT 1 FROM {quoted} WHERE session_key = $1 FOR UPDATE");
+                sqlx::query(&sql)
+                    .bind(key)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .expect("lock the row");
+                Box::new(tx)
+            }
+            #[cfg(feature = "mysql")]
+            DbPool::MySql(pool) => {
+                let mut tx = pool.begin().await.expect("begin");
+                let sql = format!("SELECT 1 FROM {quoted} WHERE session_key = ? FOR UPDATE");
+                sqlx::query(&sql)
+                    .bind(key)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .expect("lock the row");
+                Box::new(tx)
+            }
+            other => panic!("not a server pool: {other:?}"),
+        }
     }
 
     /// A table name no other test uses.
