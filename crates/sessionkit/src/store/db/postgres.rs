@@ -16,7 +16,7 @@ use super::backend::{DbBackend, Statements, StoredRow};
 use super::datetime::micros;
 use super::ddl::{self, Table};
 use super::error::from_sqlx;
-use super::postgres_batch::PgFlush;
+use super::postgres_batch::{as_text, PgFlush};
 use super::save_batch::Batcher;
 use super::DbPool;
 
@@ -178,8 +178,9 @@ impl DbBackend for PgBackend {
         expected: &[u8],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        // A version a `text` column cannot hold is reported not written by
-        // the flush, in the batch or alone.
+        // An expected version that is not valid UTF-8, or holds a NUL, can
+        // never be in a `text` column: the flush (batched or alone) answers
+        // "not written" for it rather than sending it.
         self.saves
             .update_if(key, data, micros(expires_at), expected, micros(now))
             .await
@@ -204,11 +205,10 @@ impl DbBackend for PgBackend {
 
     /// Deletes the row only if it holds `expected`; whether it did.
     async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool, sqlx::Error> {
-        // A version a `text` column cannot hold is not what the row holds.
-        let Some(expected) = std::str::from_utf8(expected)
-            .ok()
-            .filter(|e| !e.contains('\0'))
-        else {
+        // An expected version that is not valid UTF-8, or holds a NUL, can
+        // never be in a `text` column: the row cannot hold it, so nothing is
+        // deleted (and PostgreSQL is spared a value it would refuse).
+        let Some(expected) = as_text(expected) else {
             return Ok(false);
         };
         let done = sqlx::query(&self.sql.delete_if)
