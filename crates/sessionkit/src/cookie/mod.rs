@@ -17,6 +17,10 @@ mod set_cookie;
 mod vary;
 
 pub use http_date::http_date;
+#[allow(unused_imports)] // the actix adapter's
+pub(crate) use parse::cookie_value_from;
 pub use parse::{cookie_value, parse_cookie};
 pub use set_cookie::{delete_cookie, set_cookie};
 pub use vary::patch_vary;
+#[allow(unused_imports)] // the actix adapter's
+pub(crate) use vary::vary_with_cookie;

@@ -28,9 +28,18 @@ pub fn parse_cookie(header: &str) -> Vec<(String, String)> {
 /// as Django's WSGI handler does (`decode(errors="replace")`): since `;` and `=`
 /// are ASCII they survive, so a bad pair never hides the others.
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    cookie_value_from(headers.get_all(COOKIE).iter().map(|h| h.as_bytes()), name)
+}
+
+/// [`cookie_value`] over raw `Cookie` header values, in request order: what
+/// an adapter whose header types are not the `http` crate's passes in.
+pub(crate) fn cookie_value_from<'a>(
+    values: impl IntoIterator<Item = &'a [u8]>,
+    name: &str,
+) -> Option<String> {
     let mut last = None;
-    for header in headers.get_all(COOKIE) {
-        let text = String::from_utf8_lossy(header.as_bytes());
+    for header in values {
+        let text = String::from_utf8_lossy(header);
         let mut found = None;
         for chunk in text.split(';') {
             if let Some((key, value)) = parse_chunk(chunk) {

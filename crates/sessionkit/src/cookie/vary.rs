@@ -16,30 +16,37 @@ pub fn patch_vary(headers: &mut HeaderMap) {
         headers.insert(VARY, HeaderValue::from_static("Cookie"));
         return;
     }
-    let mut items: Vec<Vec<u8>> = Vec::new();
-    for value in headers.get_all(VARY) {
-        for item in value.as_bytes().split(|b| *b == b',') {
+    let value = vary_with_cookie(headers.get_all(VARY).iter().map(|v| v.as_bytes()));
+    // Bytes taken from valid header values, joined by ", ", are valid again;
+    // should that ever fail, the existing headers stay untouched.
+    if let Ok(value) = HeaderValue::from_bytes(&value) {
+        headers.insert(VARY, value);
+    }
+}
+
+/// The one `Vary` value to set, given every `Vary` value the response has,
+/// in order (the rules of [`patch_vary`]): for an adapter whose header
+/// types are not the `http` crate's.
+pub(crate) fn vary_with_cookie<'a>(existing: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut items: Vec<&[u8]> = Vec::new();
+    for value in existing {
+        for item in value.split(|b| *b == b',') {
             let item = item.trim_ascii();
             if !item.is_empty() {
-                items.push(item.to_vec());
+                items.push(item);
             }
         }
     }
-    if items.iter().any(|item| item.as_slice() == b"*") {
-        headers.insert(VARY, HeaderValue::from_static("*"));
-        return;
+    if items.iter().any(|item| *item == b"*") {
+        return b"*".to_vec();
     }
     if !items
         .iter()
         .any(|item| item.eq_ignore_ascii_case(b"cookie"))
     {
-        items.push(b"Cookie".to_vec());
+        items.push(b"Cookie");
     }
-    // Bytes taken from valid header values, joined by ", ", are valid again;
-    // should that ever fail, the existing headers stay untouched.
-    if let Ok(value) = HeaderValue::from_bytes(&items.join(&b", "[..])) {
-        headers.insert(VARY, value);
-    }
+    items.join(&b", "[..])
 }
 
 #[cfg(test)]

@@ -8,12 +8,6 @@ use http::StatusCode;
 use crate::error::SessionError;
 use crate::session::Session;
 
-/// Marks a response made from a failed session load, so the layer can answer
-/// with the configured status (`SessionConfig::load_error_status`).
-#[derive(Clone, Copy, Debug)]
-#[non_exhaustive]
-pub struct LoadFailed;
-
 impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = SessionError;
 
@@ -49,15 +43,14 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Session {
 impl IntoResponse for SessionError {
     fn into_response(self) -> Response {
         match self {
-            SessionError::Load(_) => {
-                let mut res = (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Service Unavailable: the session store is unavailable",
-                )
-                    .into_response();
-                res.extensions_mut().insert(LoadFailed);
-                res
-            }
+            // The layer replaces this with the configured status; the
+            // session remembers the failure, so a handler mapping the error
+            // its own way gets the same answer.
+            SessionError::Load(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service Unavailable: the session store is unavailable",
+            )
+                .into_response(),
             SessionError::MissingLayer => {
                 tracing::error!("{self}");
                 (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()).into_response()

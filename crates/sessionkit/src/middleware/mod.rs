@@ -23,9 +23,4 @@ mod axum;
 mod respond;
 mod tower;
 
-#[cfg(feature = "axum")]
-pub use self::axum::LoadFailed;
 pub use self::tower::{ResponseFuture, SessionLayer, SessionService};
-
-/// Django's message for a session deleted during the request.
-pub const SESSION_INTERRUPTED: &str = "The request's session was deleted before the request completed. The user may have logged out in a concurrent request, for example.";

@@ -4,9 +4,10 @@
 use crate::error::StoreError;
 use crate::expiry::{self, EXPIRY_KEY};
 use crate::key::log_tag;
-use crate::store::{Record, SaveOutcome, SessionMap};
+use crate::store::{Record, SaveOutcome, SessionMap, Version};
 
 use super::changes::{replay, ReplayError};
+use super::state::Stage;
 use super::Session;
 
 /// Why a session could not be written.
@@ -23,16 +24,15 @@ pub(crate) enum PersistError {
     #[error("session save kept conflicting")]
     RetriesExhausted,
     /// A concurrent writer left a value this request cannot replay onto.
-    #[error("session value {0:?} changed type concurrently")]
-    Replay(String),
+    #[error("could not replay this request's changes")]
+    Replay(#[from] ReplayError),
 }
 
-impl From<ReplayError> for PersistError {
-    fn from(e: ReplayError) -> Self {
-        match e {
-            ReplayError::NotAnInteger(k) => PersistError::Replay(k),
-        }
-    }
+/// What a save does: compare-and-set the loaded record, or write a new one
+/// (a new session, or the target of a `cycle_key`).
+enum Plan {
+    Update(String, SessionMap, Version),
+    Create(SessionMap),
 }
 
 impl Session {
@@ -42,19 +42,9 @@ impl Session {
     }
 
     /// Saves the session as at `now` (the time the response's cookie is
-    /// computed for) and returns the cookie value to send.
-    pub(crate) async fn persist(&self, now: time::OffsetDateTime) -> Result<String, PersistError> {
-        // Django's save loads first: a plain save needs the version to compare.
-        let needs_load = {
-            let st = self.state();
-            st.key.is_some() && !st.loaded && !st.cycle
-        };
-        if needs_load {
-            self.load().await.map_err(|e| match e {
-                crate::error::SessionError::Load(s) => PersistError::Store(s),
-                _ => PersistError::RetriesExhausted,
-            })?;
-        }
+    /// computed for) and returns the cookie value to send. The session is
+    /// loaded (`finish` loads it first, as Django's getters do).
+    pub(super) async fn persist(&self, now: time::OffsetDateTime) -> Result<String, PersistError> {
         let shared = &self.inner.shared;
         let store = &shared.store;
         // Decide under the lock, act after releasing it: no guard across an
@@ -63,14 +53,16 @@ impl Session {
         let plan = {
             let st = self.state();
             let data = st.data.clone().unwrap_or_default();
-            match (&st.key, st.cycle, &st.version) {
-                (Some(k), false, Some(v)) => Ok((k.clone(), data, v.clone())),
-                _ => Err(data),
+            match (&st.key, &st.stage) {
+                (Some(k), Stage::Loaded { version: Some(v) }) => {
+                    Plan::Update(k.clone(), data, v.clone())
+                }
+                _ => Plan::Create(data),
             }
         };
         let (key, data, mut version) = match plan {
-            Ok(update) => update,
-            Err(data) => return self.create(data, now).await,
+            Plan::Update(key, data, version) => (key, data, version),
+            Plan::Create(data) => return self.create(data, now).await,
         };
         let mut record = self.record(data, now);
         let _guard = match store.saves_can_conflict() {
@@ -90,7 +82,9 @@ impl Session {
                 SaveOutcome::Saved(saved) => {
                     let mut st = self.state();
                     st.data = Some(record.data);
-                    st.version = Some(saved.version);
+                    st.stage = Stage::Loaded {
+                        version: Some(saved.version),
+                    };
                     st.changes.clear();
                     return Ok(saved.cookie_value);
                 }
@@ -124,9 +118,9 @@ impl Session {
         let cycled = {
             let mut st = self.state();
             st.key = Some(saved.cookie_value.clone());
-            st.version = Some(saved.version.clone());
-            st.cycle = false;
-            st.loaded = true;
+            st.stage = Stage::Loaded {
+                version: Some(saved.version.clone()),
+            };
             st.cycled.take()
         };
         let cookie_value = match cycled {

@@ -16,13 +16,15 @@ use time::OffsetDateTime;
 
 use crate::error::StoreError;
 
+#[cfg(any(feature = "redis", feature = "memcached"))]
+mod cache_entry;
 pub mod cached_db;
-#[allow(dead_code)] // used by the engines as each moves onto it
-pub(crate) mod engine;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub mod db;
+#[allow(dead_code)] // used by the engines as each moves onto it
+pub(crate) mod engine;
 #[cfg(feature = "file")]
 pub mod file;
 #[cfg(feature = "memcached")]
