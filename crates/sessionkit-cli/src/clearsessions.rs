@@ -7,19 +7,20 @@
 //! Django's does.
 
 use sessionkit::config::Engine;
-use sessionkit::StoreConfig;
+use sessionkit::store::db::DbOptions;
+use sessionkit::{SessionStore, StoreConfig};
 use time::OffsetDateTime;
 
 use crate::error::CliError;
 use crate::opt::{ClearArgs, SecretArgs};
 use crate::output;
 use crate::progress::{self, Progress};
-use crate::settings::{self, Secret};
+use crate::settings;
 use crate::sqlite::{self, Access};
 
 /// Runs `clearsessions`; prints the number of sessions deleted.
 pub(crate) async fn run(args: ClearArgs) -> Result<(), CliError> {
-    let mut target = settings::store_config(&args.store)?;
+    let target = settings::store_config(&args.store)?;
     let now = OffsetDateTime::now_utc();
     let deleted = match target.engine {
         Engine::Cache | Engine::SignedCookies => {
@@ -32,13 +33,10 @@ pub(crate) async fn run(args: ClearArgs) -> Result<(), CliError> {
         Engine::Db | Engine::CachedDb if sqlite::is_sqlite(&target.db_url) => {
             clear_sqlite(&target, now).await?
         }
-        Engine::Db | Engine::CachedDb => {
-            // The cache half of cached_db expires by itself: only the table.
-            target.engine = Engine::Db;
-            clear_with_store(&target, &args.secrets, Secret::Optional, now).await?
-        }
+        // The cache half of cached_db expires by itself: only the table.
+        Engine::Db | Engine::CachedDb => clear_database(&target, now).await?,
         // Each file's expiry is inside its signed data: the real key is needed.
-        Engine::File => clear_with_store(&target, &args.secrets, Secret::Required, now).await?,
+        Engine::File => clear_files(&target, &args.secrets, now).await?,
     };
     output::line(&deleted.to_string())
 }
@@ -58,28 +56,43 @@ async fn clear_sqlite(target: &StoreConfig, now: OffsetDateTime) -> Result<u64, 
     } else {
         String::new()
     };
-    let progress = Progress::start(message);
-    let deleted = sessionkit::SessionStore::clear_expired(&store, now)
-        .await
-        .map_err(|e| CliError::with("cannot delete expired sessions", e))?;
-    progress.finish(format!("deleted {deleted} expired sessions"));
+    let deleted = clear(&store, message, now).await?;
     pool.close().await;
     Ok(deleted)
 }
 
-/// Any other engine, as the library's `store::open` builds it.
-async fn clear_with_store(
+/// The db engine on another database (PostgreSQL, MySQL, when built with
+/// them). Rows are deleted by date: the store needs no keys.
+async fn clear_database(target: &StoreConfig, now: OffsetDateTime) -> Result<u64, CliError> {
+    let store = DbOptions::new()
+        .table(target.table.as_str())
+        .open(&target.db_url)
+        .await
+        .map_err(|e| CliError::with("cannot open the session table", e))?;
+    clear(&store, "deleting expired sessions".to_owned(), now).await
+}
+
+/// The file engine, as the library's `store::open` builds it.
+async fn clear_files(
     target: &StoreConfig,
     secrets: &SecretArgs,
-    need: Secret,
     now: OffsetDateTime,
 ) -> Result<u64, CliError> {
-    let session =
-        settings::session_config(secrets.secret.as_deref(), &secrets.fallback_secrets, need)?;
+    let session = settings::session_config(secrets.secret.as_deref(), &secrets.fallback_secrets)?;
     let store = sessionkit::store::open(target, &session)
         .await
         .map_err(|e| CliError::with(format!("cannot open the {} engine", target.engine), e))?;
-    let progress = Progress::start("deleting expired sessions");
+    clear(&store, "deleting expired sessions".to_owned(), now).await
+}
+
+/// Deletes what is expired at `now`, with a spinner saying `message` when
+/// shown.
+async fn clear(
+    store: &dyn SessionStore,
+    message: String,
+    now: OffsetDateTime,
+) -> Result<u64, CliError> {
+    let progress = Progress::start(message);
     let deleted = store
         .clear_expired(now)
         .await

@@ -13,7 +13,7 @@ use time::{Duration, OffsetDateTime};
 use crate::error::CliError;
 use crate::opt::DecodeArgs;
 use crate::salt::Salt;
-use crate::settings::{self, Secret};
+use crate::settings;
 use crate::{input, output};
 
 /// Runs `decode`.
@@ -29,7 +29,6 @@ pub(crate) async fn run(args: DecodeArgs) -> Result<(), CliError> {
     let config = settings::session_config(
         args.secrets.secret.as_deref(),
         &args.secrets.fallback_secrets,
-        Secret::Required,
     )?;
     // Django's signed_cookies engine loads with max_age=SESSION_COOKIE_AGE;
     // db and file rows have no age limit on the signature (expire_date decides).

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use crate::error::CliError;
 use crate::opt::EncodeArgs;
 use crate::salt::Salt;
-use crate::settings::{self, Secret};
+use crate::settings;
 use crate::{input, output};
 
 /// Runs `encode`.
@@ -27,7 +27,7 @@ pub(crate) async fn run(args: EncodeArgs) -> Result<(), CliError> {
             "malformed input: a session is a JSON object (pass --salt to sign any JSON value)",
         ));
     }
-    let config = settings::session_config(args.secret.as_deref(), &[], Secret::Required)?;
+    let config = settings::session_config(args.secret.as_deref(), &[])?;
     let now = args.now.map_or_else(OffsetDateTime::now_utc, |t| t.0);
     let compress = args.compress || salt.engine.is_some();
     let signed = Signer::new(config.keys(), &salt.salt).dumps(&value, compress, now);

@@ -4,8 +4,7 @@
 //! Idempotent: an existing table, Django's or ours, is used as it is; nothing
 //! in it is altered. Needs no secret: nothing is signed or verified.
 
-use sessionkit::config::Engine;
-use sessionkit::SessionConfig;
+use sessionkit::store::db::DbOptions;
 
 use crate::error::CliError;
 use crate::opt::MigrateArgs;
@@ -44,14 +43,12 @@ pub(crate) async fn run(args: MigrateArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// PostgreSQL or MySQL (when built with them): the library's `store::open`
-/// creates the table if missing.
-async fn other_database(mut target: sessionkit::StoreConfig) -> Result<(), CliError> {
-    target.engine = Engine::Db;
-    // A random secret: the migration signs nothing.
-    let session = SessionConfig::new(sessionkit::key::generate_key())
-        .map_err(|e| CliError::with("cannot configure the store", e))?;
-    sessionkit::store::open(&target, &session)
+/// PostgreSQL or MySQL (when built with them): the library's db store
+/// creates the table if missing. It needs no keys: nothing is signed.
+async fn other_database(target: sessionkit::StoreConfig) -> Result<(), CliError> {
+    DbOptions::new()
+        .table(target.table.as_str())
+        .open(&target.db_url)
         .await
         .map_err(|e| CliError::with("cannot open the session table", e))?;
     output::line(&format!("table {:?} is ready", target.table))

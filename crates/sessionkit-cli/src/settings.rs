@@ -11,35 +11,22 @@ use sessionkit::{SessionConfig, StoreConfig};
 use crate::error::CliError;
 use crate::opt::StoreArgs;
 
-/// Whether a command cannot work without the real secret.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Secret {
-    /// It signs or verifies: no secret is an error.
-    Required,
-    /// It only deletes or counts by date: without a secret a random one
-    /// stands in, which can sign nothing anybody accepts.
-    Optional,
-}
-
 /// The session settings, with the secret from `--secret` (else `SECRET_KEY`)
 /// and the fallbacks from `--fallback-secret` (else `SECRET_KEY_FALLBACKS`).
+/// Only commands that sign or verify ask: no secret is an error. (Commands
+/// that only delete or count rows by date build their store without keys.)
 pub(crate) fn session_config(
     secret: Option<&str>,
     fallbacks: &[String],
-    need: Secret,
 ) -> Result<SessionConfig, CliError> {
     let secret = match secret {
         Some(flag) => Some(flag.to_owned()),
         None => env("SECRET_KEY")?,
     };
-    let secret = match (secret, need) {
-        (Some(secret), _) => secret,
-        (None, Secret::Optional) => sessionkit::key::generate_key(),
-        (None, Secret::Required) => {
-            return Err(CliError::new(
-                "no secret: set SECRET_KEY in the environment (or pass --secret)",
-            ))
-        }
+    let Some(secret) = secret else {
+        return Err(CliError::new(
+            "no secret: set SECRET_KEY in the environment (or pass --secret)",
+        ));
     };
     let env_fallbacks = if fallbacks.is_empty() {
         env("SECRET_KEY_FALLBACKS")?

@@ -3,23 +3,24 @@
 //! typo in a path would otherwise "clear 0 sessions" from a new empty file),
 //! `stats` opens read-only, and `migrate` leaves a Django database's journal
 //! mode as it found it.
+//!
+//! Dates, the `mode=` rule, the table lookup and the busy timeout are the
+//! library's own (`store::db::tool_support`): a copy here could drift, and
+//! `clearsessions` and `stats` would then count or delete the wrong rows.
 
 use std::str::FromStr;
-use std::time::Duration;
 
-use sessionkit::signing::{Codec, Keys, SecretKey};
+use sessionkit::store::db::tool_support::{
+    sqlite_datetime, sqlite_table_exists, sqlite_url_sets_mode, SQLITE_BUSY_TIMEOUT,
+};
 use sessionkit::store::db::{DbOptions, DbStore};
 use sessionkit::StoreError;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 
 use crate::error::CliError;
-
-/// How long a statement waits for another process's write lock (the
-/// library's own setting).
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the tool may do to the database file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,7 +56,7 @@ pub(crate) async fn connect(url: &str, access: Access) -> Result<SqlitePool, Cli
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal);
     }
-    if !has_mode(url) {
+    if !sqlite_url_sets_mode(url) {
         options = match access {
             Access::Create => options.create_if_missing(true),
             Access::ReadWrite => options,
@@ -71,28 +72,22 @@ pub(crate) async fn connect(url: &str, access: Access) -> Result<SqlitePool, Cli
     };
     SqlitePoolOptions::new()
         .max_connections(2)
-        .connect_with(options.busy_timeout(BUSY_TIMEOUT))
+        .connect_with(options.busy_timeout(SQLITE_BUSY_TIMEOUT))
         .await
         .map_err(|e| CliError::with(message, e))
 }
 
 /// The library's db store on `pool`, creating `table` with Django's DDL when
-/// it is missing. Its codec is never used (the tool only creates, deletes and
-/// counts rows), so it gets a random secret rather than the real one.
+/// it is missing. It has no signing keys: the tool only creates, deletes and
+/// counts rows, and a store asked to sign without keys says so.
 pub(crate) async fn db_store(pool: &SqlitePool, table: &str) -> Result<DbStore, StoreError> {
-    let keys = Keys::try_from(SecretKey::new(sessionkit::key::generate_key()))
-        .map_err(|e| StoreError::Backend(Box::new(e)))?;
-    let codec = Codec::sessions(&keys);
-    DbStore::from_sqlite_pool_with(pool.clone(), codec, DbOptions::new().table(table)).await
+    DbOptions::new().table(table).from_pool(pool.clone()).await
 }
 
-/// Whether `table` exists (SQLite names are case-insensitive).
+/// Whether `table` exists, as the library looks it up.
 pub(crate) async fn table_exists(pool: &SqlitePool, table: &str) -> Result<bool, CliError> {
-    sqlx::query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE")
-        .bind(table)
-        .fetch_optional(pool)
+    sqlite_table_exists(pool, table)
         .await
-        .map(|row| row.is_some())
         .map_err(|e| CliError::with("cannot read the database schema", e))
 }
 
@@ -130,7 +125,7 @@ pub(crate) async fn count(
                 (SELECT count(*) FROM \"{table}\" WHERE expire_date <= ?1)"
     );
     let (live, expired): (i64, i64) = sqlx::query_as(&sql)
-        .bind(django_text(now))
+        .bind(sqlite_datetime(now))
         .fetch_one(pool)
         .await
         .map_err(|e| CliError::with("cannot count sessions", e))?;
@@ -148,62 +143,16 @@ pub(crate) async fn count_expired(
 ) -> Result<u64, CliError> {
     let sql = format!("SELECT count(*) FROM \"{table}\" WHERE expire_date < ?1");
     let n: i64 = sqlx::query_scalar(&sql)
-        .bind(django_text(now))
+        .bind(sqlite_datetime(now))
         .fetch_one(pool)
         .await
         .map_err(|e| CliError::with("cannot count sessions", e))?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-/// `at` as Django's SQLite backend stores `expire_date`: naive UTC,
-/// `YYYY-MM-DD HH:MM:SS`, then `.ffffff` only when the microseconds are not
-/// zero. The library keeps its formatter private; this must stay identical
-/// or text comparisons stop matching time order.
-pub(crate) fn django_text(at: OffsetDateTime) -> String {
-    let at = at.to_offset(UtcOffset::UTC);
-    let mut out = format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second()
-    );
-    if at.microsecond() != 0 {
-        out.push_str(&format!(".{:06}", at.microsecond()));
-    }
-    out
-}
-
-/// Whether the URL's query string sets `mode`.
-fn has_mode(url: &str) -> bool {
-    url.split_once('?')
-        .map_or("", |(_, query)| query)
-        .split('&')
-        .any(|pair| pair.split_once('=').map_or(pair, |(key, _)| key) == "mode")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::datetime;
-
-    #[test]
-    fn django_text_form() {
-        assert_eq!(
-            django_text(datetime!(2024-06-15 12:00:00.25 UTC)),
-            "2024-06-15 12:00:00.250000"
-        );
-        assert_eq!(
-            django_text(datetime!(2024-06-15 12:00 UTC)),
-            "2024-06-15 12:00:00"
-        );
-        assert_eq!(
-            django_text(datetime!(2030-05-17 09:30:00.000123 +05:30)),
-            "2030-05-17 04:00:00.000123"
-        );
-    }
 
     #[test]
     fn urls() {
@@ -211,9 +160,5 @@ mod tests {
         assert!(is_sqlite("SQLITE::memory:"));
         assert!(!is_sqlite("postgres://h/db"));
         assert!(!is_sqlite("x.db"));
-        assert!(has_mode("sqlite://x.db?mode=ro"));
-        assert!(has_mode("sqlite://x.db?cache=shared&mode=rwc"));
-        assert!(!has_mode("sqlite://x.db?modes=1"));
-        assert!(!has_mode("sqlite://x.db"));
     }
 }

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use crate::error::CliError;
 use crate::opt::StatsArgs;
 use crate::output;
-use crate::settings::{self, Secret};
+use crate::settings;
 use crate::sqlite::{self, Access};
 
 /// A session file larger than this is not read: Django would never write it
@@ -54,7 +54,6 @@ pub(crate) async fn run(args: StatsArgs) -> Result<(), CliError> {
             let session = settings::session_config(
                 args.secrets.secret.as_deref(),
                 &args.secrets.fallback_secrets,
-                Secret::Required,
             )?;
             let dir = match &target.file_path {
                 Some(dir) => dir.clone(),

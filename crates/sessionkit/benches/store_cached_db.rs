@@ -19,8 +19,9 @@ fn cached_db(c: &mut Criterion) {
     // until the bench is done.
     let rt = common::runtime();
     let db = rt
-        .block_on(DbStore::sqlite(&url, common::codec()))
-        .expect("open SQLite");
+        .block_on(DbStore::open(&url))
+        .expect("open SQLite")
+        .with_codec(common::codec());
     let store = CachedDbStore::new(Arc::new(MemoryCache::new()), Arc::new(db));
     common::round_trip(c, &rt, "cached_db", Arc::new(store));
     drop(rt);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sessionkit::store::db::{DbOptions, DbStore};
+use sessionkit::store::db::{DbOptions, DbPool};
 
 fn mysql(c: &mut Criterion) {
     let url = std::env::var("SESSIONKIT_MYSQL_URL")
@@ -19,19 +19,15 @@ fn mysql(c: &mut Criterion) {
     // The pool's background tasks live on the runtime that opened it: keep it
     // until the bench is done.
     let rt = common::runtime();
-    let store = match rt.block_on(DbStore::mysql_with(
-        &url,
-        common::codec(),
-        DbOptions::new().table(&table),
-    )) {
-        Ok(store) => store,
+    let store = match rt.block_on(DbOptions::new().table(&table).open(&url)) {
+        Ok(store) => store.with_codec(common::codec()),
         Err(e) => {
             eprintln!("SKIPPED: MySQL is unavailable: {e}");
             return;
         }
     };
     common::round_trip(c, &rt, "mysql", Arc::new(store.clone()));
-    if let Some(pool) = store.mysql_pool() {
+    if let DbPool::MySql(pool) = store.pool() {
         let drop_table = format!("DROP TABLE IF EXISTS `{table}`");
         if let Err(e) = rt.block_on(sqlx::query(&drop_table).execute(pool)) {
             eprintln!("could not drop the bench table {table}: {e}");

@@ -19,7 +19,7 @@ fn memory(c: &mut Criterion) {
     common::round_trip(c, &rt, "memory", Arc::new(MemoryStore::new()));
 }
 
-/// Django's table in a WAL-mode SQLite file, as `DbStore::sqlite` opens it.
+/// Django's table in a WAL-mode SQLite file, as `DbStore::open` opens it.
 fn sqlite(c: &mut Criterion) {
     let dir = tempfile::TempDir::new().expect("a temp dir");
     let url = format!("sqlite://{}", dir.path().join("bench.sqlite3").display());
@@ -27,8 +27,9 @@ fn sqlite(c: &mut Criterion) {
     // until the bench is done.
     let rt = common::runtime();
     let store = rt
-        .block_on(DbStore::sqlite(&url, common::codec()))
-        .expect("open SQLite");
+        .block_on(DbStore::open(&url))
+        .expect("open SQLite")
+        .with_codec(common::codec());
     common::round_trip(c, &rt, "sqlite", Arc::new(store));
     drop(rt);
 }

@@ -23,7 +23,7 @@
 //! # let url = format!("sqlite://{}", dir.path().join("sessions.sqlite3").display());
 //! # std::env::set_var("SECRET_KEY", "doc-example-secret-key-that-is-long-enough-and-random-0123456789");
 //! let config = SessionConfig::from_env()?; // SECRET_KEY and Django's SESSION_* settings
-//! let store = DbStore::sqlite(&url, config.codec()).await?; // Django's django_session table
+//! let store = DbStore::open(&url).await?; // Django's django_session table
 //! let app: Router = Router::new()
 //!     .route("/visit/", get(count_visit))
 //!     .layer(SessionLayer::new(store, config));

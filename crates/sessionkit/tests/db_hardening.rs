@@ -10,222 +10,125 @@ mod common;
 
 use std::sync::Arc;
 
-use sessionkit::store::db::{DbOptions, DbStore};
-use sqlx::{MySqlPool, PgPool};
+use sessionkit::store::db::DbStore;
 use time::macros::datetime;
 use time::OffsetDateTime;
 
 use common::codec;
+use common::db::hardening;
+use common::db::server::Server;
 use common::proxy::Proxy;
-use common::services::{available, host_port, mysql_url, postgres_url, unique};
+use common::services::host_port;
 
 const NOW: OffsetDateTime = datetime!(2026-03-01 12:34:56.789012 UTC);
 
-async fn pg_admin() -> PgPool {
-    PgPool::connect(&postgres_url())
-        .await
-        .expect("connect to the test PostgreSQL")
+/// `delete_if` on `server`, in a table of its own.
+async fn delete_if_on(server: Server) {
+    if !server.available().await {
+        return;
+    }
+    let table = server.fresh_table();
+    let store = server.store(&table).await;
+    hardening::delete_if_deletes_only_the_expected_version(&store, NOW).await;
+    server.drop_table(&table).await;
 }
 
-async fn mysql_admin() -> MySqlPool {
-    MySqlPool::connect(&mysql_url())
-        .await
-        .expect("connect to the test MySQL")
+/// A batch of saves on `server` loses its reply once the proxy sees
+/// `trigger` (from the batch's keys) go by.
+async fn a_lost_reply_on(server: Server, trigger: impl FnOnce(&[String]) -> Vec<u8>) {
+    if !server.available().await {
+        return;
+    }
+    let url = server.url();
+    let proxy = Proxy::start(&host_port(&url)).await;
+    let table = server.fresh_table();
+    let store = server.store_at(&proxy.through(&url), &table).await;
+    let stored = |key: String| {
+        let table = table.clone();
+        async move { server.stored_data(&table, &key).await }
+    };
+    hardening::a_lost_reply_is_unavailable_never_replayed(
+        Arc::new(store),
+        &proxy,
+        trigger,
+        stored,
+        NOW,
+    )
+    .await;
+    server.drop_table(&table).await;
 }
 
-async fn pg_drop(table: &str) {
-    sqlx::query(&format!("DROP TABLE IF EXISTS \"{table}\""))
-        .execute(&pg_admin().await)
-        .await
-        .expect("drop the test table");
+/// Another transaction holds one row of `server` locked.
+async fn a_locked_row_on(server: Server) {
+    if !server.available().await {
+        return;
+    }
+    let table = server.fresh_table();
+    let store = server.store(&table).await;
+    let lock = |key: String| {
+        let table = table.clone();
+        async move { server.lock_row(&table, &key).await }
+    };
+    hardening::a_locked_row_times_out_and_others_still_save(Arc::new(store), lock, NOW).await;
+    server.drop_table(&table).await;
 }
 
-async fn mysql_drop(table: &str) {
-    sqlx::query(&format!("DROP TABLE IF EXISTS `{table}`"))
-        .execute(&mysql_admin().await)
-        .await
-        .expect("drop the test table");
+/// `server` stops answering (its replies are dropped from the first save
+/// on): the saves beyond the queue's bound fail at once.
+async fn a_full_queue_on(server: Server) {
+    if !server.available().await {
+        return;
+    }
+    let url = server.url();
+    let proxy = Proxy::start(&host_port(&url)).await;
+    let table = server.fresh_table();
+    let store = server.store_at(&proxy.through(&url), &table).await;
+    // Every statement names the table: the first save stalls the server.
+    proxy.mute_replies_after(b"session_data");
+    hardening::a_full_queue_fails_fast(Arc::new(store), || proxy.cut(), NOW).await;
+    server.drop_table(&table).await;
 }
 
 #[tokio::test]
 async fn delete_if_on_sqlite() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("s.sqlite3").display());
-    let store = DbStore::sqlite(&url, codec()).await.expect("open");
-    common::db::hardening::delete_if_deletes_only_the_expected_version(&store, NOW).await;
+    let store = DbStore::open(&url).await.expect("open").with_codec(codec());
+    hardening::delete_if_deletes_only_the_expected_version(&store, NOW).await;
 }
 
 #[tokio::test]
 async fn delete_if_on_postgres() {
-    let url = postgres_url();
-    if !available("PostgreSQL", &url).await {
-        return;
-    }
-    let table = unique("sk_test");
-    let store = DbStore::postgres_with(&url, codec(), DbOptions::new().table(&table))
-        .await
-        .expect("open");
-    common::db::hardening::delete_if_deletes_only_the_expected_version(&store, NOW).await;
-    pg_drop(&table).await;
+    delete_if_on(Server::Postgres).await;
 }
 
 #[tokio::test]
 async fn delete_if_on_mysql() {
-    let url = mysql_url();
-    if !available("MySQL", &url).await {
-        return;
-    }
-    let table = unique("sk_test");
-    let store = DbStore::mysql_with(&url, codec(), DbOptions::new().table(&table))
-        .await
-        .expect("open");
-    common::db::hardening::delete_if_deletes_only_the_expected_version(&store, NOW).await;
-    mysql_drop(&table).await;
+    delete_if_on(Server::MySql).await;
 }
 
 /// Current-thread: the saves are all queued before the batching task runs.
 #[tokio::test]
 async fn a_lost_reply_on_postgres_is_unavailable_never_replayed() {
-    let url = postgres_url();
-    if !available("PostgreSQL", &url).await {
-        return;
-    }
-    let proxy = Proxy::start(&host_port(&url)).await;
-    let table = unique("sk_test");
-    let store = DbStore::postgres_with(
-        &proxy.through(&url),
-        codec(),
-        DbOptions::new().table(&table),
-    )
-    .await
-    .expect("open through the proxy");
-    let admin = pg_admin().await;
-    let select = format!("SELECT session_data FROM \"{table}\" WHERE session_key = $1");
-    let stored = |key: String| {
-        let (admin, select) = (admin.clone(), select.clone());
-        async move {
-            let (data,): (String,) = sqlx::query_as(&select)
-                .bind(key)
-                .fetch_one(&admin)
-                .await
-                .expect("read the row");
-            data.into_bytes()
-        }
-    };
     // The batch's parameters carry the keys: replies stop once it is sent.
-    let trigger = |keys: &[String]| keys[0].as_bytes().to_vec();
-    common::db::hardening::a_lost_reply_is_unavailable_never_replayed(
-        Arc::new(store),
-        &proxy,
-        trigger,
-        stored,
-        NOW,
-    )
-    .await;
-    pg_drop(&table).await;
+    a_lost_reply_on(Server::Postgres, |keys| keys[0].as_bytes().to_vec()).await;
 }
 
 /// Current-thread: the saves are all queued before the batching task runs.
 #[tokio::test]
 async fn a_lost_reply_on_mysql_is_unavailable_never_replayed() {
-    let url = mysql_url();
-    if !available("MySQL", &url).await {
-        return;
-    }
-    let proxy = Proxy::start(&host_port(&url)).await;
-    let table = unique("sk_test");
-    let store = DbStore::mysql_with(
-        &proxy.through(&url),
-        codec(),
-        DbOptions::new().table(&table),
-    )
-    .await
-    .expect("open through the proxy");
-    let admin = mysql_admin().await;
-    let select =
-        format!("SELECT CAST(session_data AS BINARY) FROM `{table}` WHERE session_key = ?");
-    let stored = |key: String| {
-        let (admin, select) = (admin.clone(), select.clone());
-        async move {
-            let (data,): (Vec<u8>,) = sqlx::query_as(&select)
-                .bind(key)
-                .fetch_one(&admin)
-                .await
-                .expect("read the row");
-            data
-        }
-    };
     // Replies stop once the batch's transaction is sent to be committed.
-    let trigger = |_: &[String]| b"COMMIT".to_vec();
-    common::db::hardening::a_lost_reply_is_unavailable_never_replayed(
-        Arc::new(store),
-        &proxy,
-        trigger,
-        stored,
-        NOW,
-    )
-    .await;
-    mysql_drop(&table).await;
+    a_lost_reply_on(Server::MySql, |_| b"COMMIT".to_vec()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_row_on_postgres_times_out_alone() {
-    let url = postgres_url();
-    if !available("PostgreSQL", &url).await {
-        return;
-    }
-    let table = unique("sk_test");
-    let store = DbStore::postgres_with(&url, codec(), DbOptions::new().table(&table))
-        .await
-        .expect("open");
-    let admin = pg_admin().await;
-    let lock = |key: String| {
-        let (admin, table) = (admin.clone(), table.clone());
-        async move {
-            let mut tx = admin.begin().await.expect("begin");
-            sqlx::query(&format!(
-                "SELECT 1 FROM \"{table}\" WHERE session_key = $1 FOR UPDATE"
-            ))
-            .bind(key)
-            .fetch_one(&mut *tx)
-            .await
-            .expect("lock the row");
-            tx
-        }
-    };
-    common::db::hardening::a_locked_row_times_out_and_others_still_save(Arc::new(store), lock, NOW)
-        .await;
-    pg_drop(&table).await;
+    a_locked_row_on(Server::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_row_on_mysql_times_out_alone() {
-    let url = mysql_url();
-    if !available("MySQL", &url).await {
-        return;
-    }
-    let table = unique("sk_test");
-    let store = DbStore::mysql_with(&url, codec(), DbOptions::new().table(&table))
-        .await
-        .expect("open");
-    let admin = mysql_admin().await;
-    let lock = |key: String| {
-        let (admin, table) = (admin.clone(), table.clone());
-        async move {
-            let mut tx = admin.begin().await.expect("begin");
-            sqlx::query(&format!(
-                "SELECT 1 FROM `{table}` WHERE session_key = ? FOR UPDATE"
-            ))
-            .bind(key)
-            .fetch_one(&mut *tx)
-            .await
-            .expect("lock the row");
-            tx
-        }
-    };
-    common::db::hardening::a_locked_row_times_out_and_others_still_save(Arc::new(store), lock, NOW)
-        .await;
-    mysql_drop(&table).await;
+    a_locked_row_on(Server::MySql).await;
 }
 
 /// Sessions are credentials: the database file sessionkit creates, and the
@@ -237,9 +140,10 @@ async fn a_new_sqlite_database_is_private_to_its_owner() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("sessions.sqlite3");
-    let store = DbStore::sqlite(&format!("sqlite://{}", path.display()), codec())
+    let store = DbStore::open(&format!("sqlite://{}", path.display()))
         .await
-        .expect("open");
+        .expect("open")
+        .with_codec(codec());
     let record = sessionkit::store::Record::new(Default::default(), NOW + time::Duration::hours(1));
     sessionkit::store::SessionStore::create(&store, &record, NOW)
         .await
@@ -260,47 +164,14 @@ async fn a_new_sqlite_database_is_private_to_its_owner() {
     assert!(checked >= 2, "the database and its WAL exist");
 }
 
-/// The server stops answering (its replies are dropped from the first save
-/// on): the saves beyond the queue's bound fail at once.
 #[tokio::test]
 async fn a_full_queue_on_postgres_fails_fast() {
-    let url = postgres_url();
-    if !available("PostgreSQL", &url).await {
-        return;
-    }
-    let proxy = Proxy::start(&host_port(&url)).await;
-    let table = unique("sk_test");
-    let store = DbStore::postgres_with(
-        &proxy.through(&url),
-        codec(),
-        DbOptions::new().table(&table),
-    )
-    .await
-    .expect("open through the proxy");
-    // Every statement names the table: the first save stalls the server.
-    proxy.mute_replies_after(b"session_data");
-    common::db::hardening::a_full_queue_fails_fast(Arc::new(store), || proxy.cut(), NOW).await;
-    pg_drop(&table).await;
+    a_full_queue_on(Server::Postgres).await;
 }
 
 #[tokio::test]
 async fn a_full_queue_on_mysql_fails_fast() {
-    let url = mysql_url();
-    if !available("MySQL", &url).await {
-        return;
-    }
-    let proxy = Proxy::start(&host_port(&url)).await;
-    let table = unique("sk_test");
-    let store = DbStore::mysql_with(
-        &proxy.through(&url),
-        codec(),
-        DbOptions::new().table(&table),
-    )
-    .await
-    .expect("open through the proxy");
-    proxy.mute_replies_after(b"session_data");
-    common::db::hardening::a_full_queue_fails_fast(Arc::new(store), || proxy.cut(), NOW).await;
-    mysql_drop(&table).await;
+    a_full_queue_on(Server::MySql).await;
 }
 
 /// Another connection holds SQLite's write lock: the writer waits on it,
@@ -311,7 +182,7 @@ async fn a_full_queue_on_sqlite_fails_fast() {
 
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("s.sqlite3").display());
-    let store = DbStore::sqlite(&url, codec()).await.expect("open");
+    let store = DbStore::open(&url).await.expect("open").with_codec(codec());
     let mut side = sqlx::SqliteConnection::connect(&url)
         .await
         .expect("a side connection");
@@ -323,7 +194,7 @@ async fn a_full_queue_on_sqlite_fails_fast() {
         let _ = rx.await;
         side.execute("ROLLBACK").await.expect("release the lock");
     });
-    common::db::hardening::a_full_queue_fails_fast(
+    hardening::a_full_queue_fails_fast(
         Arc::new(store),
         || {
             let _ = tx.send(());

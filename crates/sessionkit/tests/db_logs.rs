@@ -16,8 +16,9 @@ use sessionkit::store::{Record, SaveOutcome, SessionStore};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
+use common::db::server::Server;
 use common::logs::Captured;
-use common::services::{available, mysql_url, postgres_url, unique};
+use common::services::unique;
 use common::{codec, data};
 
 const NOW: OffsetDateTime = datetime!(2026-03-01 12:34:56.789012 UTC);
@@ -109,101 +110,68 @@ fn statements_logged_for(table: &str) -> bool {
     all_logs().text().contains(table)
 }
 
-#[tokio::test]
-async fn a_mysql_users_pool_logs_statements_without_keys_or_data() {
+/// A store on a pool as users build them (statement logging on): sqlx logs
+/// each statement, never a key or data. `batch` is logged when the saves
+/// went as a batch, on servers whose batch statement can be told apart.
+async fn a_users_pool_on(server: Server, batch: Option<&str>) {
     all_logs();
-    let url = mysql_url();
-    if !available("MySQL", &url).await {
+    if !server.available().await {
         return;
     }
-    let table = unique("sk_test");
-    // A pool as users build them: statement logging on.
-    let pool = sqlx::MySqlPool::connect(&url).await.expect("connect");
-    let store =
-        DbStore::from_mysql_pool_with(pool.clone(), codec(), DbOptions::new().table(&table))
-            .await
-            .expect("open");
+    let table = server.fresh_table();
+    let store = DbOptions::new()
+        .table(&table)
+        .from_pool(server.pool(10).await)
+        .await
+        .expect("open")
+        .with_codec(codec());
     let secrets = save_a_batch(Arc::new(store)).await;
     assert!(
         statements_logged_for(&table),
         "sqlx statement logs are captured"
     );
-    assert!(
-        all_logs().text().contains("EXECUTE sk_cas USING"),
-        "the saves went as a batch"
-    );
+    if let Some(batch) = batch {
+        assert!(
+            all_logs().text().contains(batch),
+            "the saves went as a batch"
+        );
+    }
     assert_not_logged(&secrets);
-    sqlx::query(&format!("DROP TABLE `{table}`"))
-        .execute(&pool)
-        .await
-        .expect("drop");
+    server.drop_table(&table).await;
+}
+
+/// A store with a pool of its own logs no statement at all.
+async fn our_pool_on(server: Server) {
+    all_logs();
+    if !server.available().await {
+        return;
+    }
+    let table = server.fresh_table();
+    let store = server.store(&table).await;
+    let secrets = save_a_batch(Arc::new(store)).await;
+    assert!(!statements_logged_for(&table), "statement logging is off");
+    assert_not_logged(&secrets);
+    server.drop_table(&table).await;
+}
+
+#[tokio::test]
+async fn a_mysql_users_pool_logs_statements_without_keys_or_data() {
+    a_users_pool_on(Server::MySql, Some("EXECUTE sk_cas USING")).await;
 }
 
 #[tokio::test]
 async fn a_postgres_users_pool_logs_statements_without_keys_or_data() {
-    all_logs();
-    let url = postgres_url();
-    if !available("PostgreSQL", &url).await {
-        return;
-    }
-    let table = unique("sk_test");
-    let pool = sqlx::PgPool::connect(&url).await.expect("connect");
-    let store =
-        DbStore::from_postgres_pool_with(pool.clone(), codec(), DbOptions::new().table(&table))
-            .await
-            .expect("open");
-    let secrets = save_a_batch(Arc::new(store)).await;
-    assert!(
-        statements_logged_for(&table),
-        "sqlx statement logs are captured"
-    );
-    assert_not_logged(&secrets);
-    sqlx::query(&format!("DROP TABLE \"{table}\""))
-        .execute(&pool)
-        .await
-        .expect("drop");
+    a_users_pool_on(Server::Postgres, None).await;
 }
 
 #[tokio::test]
 async fn our_mysql_pool_logs_no_statements() {
-    all_logs();
-    let url = mysql_url();
-    if !available("MySQL", &url).await {
-        return;
-    }
-    let table = unique("sk_test");
-    let store = DbStore::mysql_with(&url, codec(), DbOptions::new().table(&table))
-        .await
-        .expect("open");
-    let pool = store.mysql_pool().expect("mysql").clone();
-    let secrets = save_a_batch(Arc::new(store)).await;
-    assert!(!statements_logged_for(&table), "statement logging is off");
-    assert_not_logged(&secrets);
-    sqlx::query(&format!("DROP TABLE `{table}`"))
-        .execute(&pool)
-        .await
-        .expect("drop");
+    our_pool_on(Server::MySql).await;
 }
 
 #[tokio::test]
 async fn our_postgres_pool_logs_no_statements() {
-    all_logs();
-    let url = postgres_url();
-    if !available("PostgreSQL", &url).await {
-        return;
-    }
-    let table = unique("sk_test");
-    let store = DbStore::postgres_with(&url, codec(), DbOptions::new().table(&table))
-        .await
-        .expect("open");
-    let pool = store.postgres_pool().expect("postgres").clone();
-    let secrets = save_a_batch(Arc::new(store)).await;
-    assert!(!statements_logged_for(&table), "statement logging is off");
-    assert_not_logged(&secrets);
-    sqlx::query(&format!("DROP TABLE \"{table}\""))
-        .execute(&pool)
-        .await
-        .expect("drop");
+    our_pool_on(Server::Postgres).await;
 }
 
 #[tokio::test]
@@ -212,9 +180,12 @@ async fn our_sqlite_pool_logs_no_statements() {
     let dir = tempfile::tempdir().expect("temp dir");
     let table = unique("sk_test");
     let url = format!("sqlite://{}", dir.path().join("s.sqlite3").display());
-    let store = DbStore::sqlite_with(&url, codec(), DbOptions::new().table(&table))
+    let store = DbOptions::new()
+        .table(&table)
+        .open(&url)
         .await
-        .expect("open");
+        .expect("open")
+        .with_codec(codec());
     let secrets = save_a_batch(Arc::new(store)).await;
     assert!(!statements_logged_for(&table), "statement logging is off");
     assert_not_logged(&secrets);

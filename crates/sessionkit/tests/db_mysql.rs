@@ -9,156 +9,42 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use serde_json::json;
-use sessionkit::error::StoreError;
-use sessionkit::store::conformance::{self, Capabilities};
 use sessionkit::store::db::{DbOptions, DbStore};
 use sessionkit::store::{Record, SaveOutcome, SessionMap, SessionStore, Version};
 use sqlx::MySqlPool;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
-use common::db::{s, Vectors};
-use common::proxy::Proxy;
+use common::db::mysql::{
+    admin, columns, create_database, drop_database, drop_table, indexes, show_create,
+    url_for_database, DJANGO_DDL,
+};
+use common::db::server::Server;
+use common::db::{s, shells, Vectors};
 use common::services::{available, mysql_url, unique};
 use common::{codec, data};
 
 const NOW: OffsetDateTime = datetime!(2026-03-01 12:34:56.789012 UTC);
 
-/// A plain pool on the test database, for the test's own SQL.
-async fn admin() -> MySqlPool {
-    MySqlPool::connect(&mysql_url())
-        .await
-        .expect("connect to the test MySQL")
-}
-
 /// A store on a fresh table of its own.
 async fn fresh_store(table: &str) -> DbStore {
-    DbStore::mysql_with(&mysql_url(), codec(), DbOptions::new().table(table))
+    DbOptions::new()
+        .table(table)
+        .open(&mysql_url())
         .await
         .expect("open a MySQL store")
+        .with_codec(codec())
 }
-
-async fn drop_table(pool: &MySqlPool, table: &str) {
-    sqlx::query(&format!("DROP TABLE IF EXISTS `{table}`"))
-        .execute(pool)
-        .await
-        .expect("drop the test table");
-}
-
-/// `url` pointing at another database of the same server.
-fn url_for_database(url: &str, database: &str) -> String {
-    let (path, query) = url
-        .split_once('?')
-        .map_or((url, None), |(p, q)| (p, Some(q)));
-    let base = path
-        .strip_prefix("mysql://")
-        .and_then(|rest| rest.split_once('/'))
-        .map_or(path.to_owned(), |(authority, _)| {
-            format!("mysql://{authority}")
-        });
-    match query {
-        Some(q) => format!("{base}/{database}?{q}"),
-        None => format!("{base}/{database}"),
-    }
-}
-
-/// A database of the test's own, so Django's default table name is free.
-async fn create_database(pool: &MySqlPool) -> String {
-    let database = unique("sk_test");
-    sqlx::query(&format!("CREATE DATABASE `{database}`"))
-        .execute(pool)
-        .await
-        .expect("create a test database");
-    database
-}
-
-async fn drop_database(pool: &MySqlPool, database: &str) {
-    sqlx::query(&format!("DROP DATABASE `{database}`"))
-        .execute(pool)
-        .await
-        .expect("drop the test database");
-}
-
-/// `(column, type, nullable, key)` as `information_schema` describes them.
-async fn columns(
-    pool: &MySqlPool,
-    database: &str,
-    table: &str,
-) -> Vec<(String, String, String, String)> {
-    sqlx::query_as(
-        "SELECT CAST(column_name AS CHAR), CAST(column_type AS CHAR), \
-         CAST(is_nullable AS CHAR), CAST(column_key AS CHAR) \
-         FROM information_schema.columns \
-         WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-    )
-    .bind(database)
-    .bind(table)
-    .fetch_all(pool)
-    .await
-    .expect("read information_schema.columns")
-}
-
-/// `(index, column, non_unique)` of a table, the primary key first.
-async fn indexes(pool: &MySqlPool, database: &str, table: &str) -> Vec<(String, String, i64)> {
-    sqlx::query_as(
-        "SELECT CAST(index_name AS CHAR), CAST(column_name AS CHAR), CAST(non_unique AS SIGNED) \
-         FROM information_schema.statistics \
-         WHERE table_schema = ? AND table_name = ? ORDER BY non_unique, index_name, seq_in_index",
-    )
-    .bind(database)
-    .bind(table)
-    .fetch_all(pool)
-    .await
-    .expect("read information_schema.statistics")
-}
-
-async fn show_create(pool: &MySqlPool, database: &str, table: &str) -> String {
-    let (_, ddl): (String, String) =
-        sqlx::query_as(&format!("SHOW CREATE TABLE `{database}`.`{table}`"))
-            .fetch_one(pool)
-            .await
-            .expect("SHOW CREATE TABLE");
-    ddl
-}
-
-/// Django's DDL for `django_session` on MySQL (`sqlmigrate sessions 0001`).
-const DJANGO_DDL: [&str; 2] = [
-    "CREATE TABLE `django_session` (`session_key` varchar(40) NOT NULL PRIMARY KEY, \
-     `session_data` longtext NOT NULL, `expire_date` datetime(6) NOT NULL)",
-    "CREATE INDEX `django_session_expire_date_a5c62663` ON `django_session` (`expire_date`)",
-];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance() {
-    let url = mysql_url();
-    if !available("MySQL", &url).await {
-        return;
-    }
-    let table = unique("sk_test");
-    let store = fresh_store(&table).await;
-    assert_eq!(store.table(), table);
-    conformance::run_all(&store, Capabilities::default(), NOW).await;
-    drop_table(&admin().await, &table).await;
+    shells::conformance(Server::MySql, NOW).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_on_a_users_pool() {
-    let url = mysql_url();
-    if !available("MySQL", &url).await {
-        return;
-    }
-    let table = unique("sk_test");
-    let pool = admin().await;
-    let store =
-        DbStore::from_mysql_pool_with(pool.clone(), codec(), DbOptions::new().table(&table))
-            .await
-            .expect("store on the caller's pool");
-    assert!(store.mysql_pool().is_some());
-    conformance::run_all(&store, Capabilities::default(), NOW).await;
-    drop_table(&pool, &table).await;
+    shells::conformance_on_a_users_pool(Server::MySql, NOW).await;
 }
 
 #[tokio::test]
@@ -169,9 +55,10 @@ async fn the_table_is_djangos() {
     }
     let pool = admin().await;
     let ours = create_database(&pool).await;
-    let store = DbStore::mysql(&url_for_database(&url, &ours), codec())
+    let store = DbStore::open(&url_for_database(&url, &ours))
         .await
-        .expect("open with Django's default table");
+        .expect("open with Django's default table")
+        .with_codec(codec());
     assert_eq!(store.table(), "django_session");
     assert_eq!(
         columns(&pool, &ours, "django_session").await,
@@ -238,13 +125,12 @@ async fn long_table_names_get_djangos_shortened_index_names() {
     // Reference name from Django's `_create_index_name` with MySQL's
     // 64-character limit.
     let table = "a_rather_long_session_table_name_for_testing_x";
-    let _store = DbStore::mysql_with(
-        &url_for_database(&url, &database),
-        codec(),
-        DbOptions::new().table(table),
-    )
-    .await
-    .expect("open with a long table name");
+    let _store = DbOptions::new()
+        .table(table)
+        .open(&url_for_database(&url, &database))
+        .await
+        .expect("open with a long table name")
+        .with_codec(codec());
     let names: Vec<String> = indexes(&pool, &database, table)
         .await
         .into_iter()
@@ -285,9 +171,10 @@ async fn a_django_made_table_is_reused_untouched() {
         .expect("Django's row");
     let before = show_create(&pool, &database, "django_session").await;
 
-    let store = DbStore::mysql(&in_db, codec())
+    let store = DbStore::open(&in_db)
         .await
-        .expect("open Django's table");
+        .expect("open Django's table")
+        .with_codec(codec());
     assert_eq!(
         show_create(&pool, &database, "django_session").await,
         before,
@@ -316,9 +203,7 @@ async fn processes_starting_together_create_the_table_once() {
     let opens: Vec<_> = (0..6)
         .map(|_| {
             let table = table.clone();
-            tokio::spawn(async move {
-                DbStore::mysql_with(&mysql_url(), codec(), DbOptions::new().table(table)).await
-            })
+            tokio::spawn(async move { DbOptions::new().table(table).open(&mysql_url()).await })
         })
         .collect();
     for open in opens {
@@ -356,7 +241,7 @@ async fn identical_saves_are_saved_not_conflicts() {
         );
     }
     // What that rests on: sqlx reports rows matched, not rows changed.
-    let pool = store.mysql_pool().expect("pool");
+    let pool = common::db::mysql_pool(&store);
     let done = sqlx::query(&format!(
         "UPDATE `{table}` SET expire_date = expire_date WHERE session_key = ?"
     ))
@@ -376,7 +261,7 @@ async fn the_version_is_compared_byte_for_byte() {
     }
     let table = unique("sk_test");
     let store = fresh_store(&table).await;
-    let pool = store.mysql_pool().expect("pool").clone();
+    let pool = common::db::mysql_pool(&store).clone();
     let record = Record::new(data(json!({"n": 1})), NOW + Duration::hours(1));
     let created = store.create(&record, NOW).await.expect("create");
     let stored = String::from_utf8(created.version.as_bytes().to_vec()).expect("ASCII");
@@ -417,102 +302,27 @@ async fn the_version_is_compared_byte_for_byte() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_increments_from_two_processes() {
-    let url = mysql_url();
-    if !available("MySQL", &url).await {
-        return;
-    }
-    let table = unique("sk_test");
-    // Two pools: no in-process lock is shared, as between two processes.
-    let a = fresh_store(&table).await;
-    let b = fresh_store(&table).await;
-    common::http::concurrent_increments([Arc::new(a.clone()), Arc::new(b.clone())]).await;
-    common::http::different_keys_survive([Arc::new(a), Arc::new(b)]).await;
-    drop_table(&admin().await, &table).await;
+    shells::concurrent_increments_from_two_processes(Server::MySql).await;
 }
 
-/// A pool of two connections gives one batch in flight: saves that come
-/// meanwhile queue and go together in one transaction.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_saves_each_get_their_own_outcome() {
-    let url = mysql_url();
-    if !available("MySQL", &url).await {
-        return;
-    }
-    let table = unique("sk_test");
-    let pool = sqlx::mysql::MySqlPoolOptions::new()
-        .max_connections(2)
-        .connect(&url)
-        .await
-        .expect("connect to the test MySQL");
-    let store = DbStore::from_mysql_pool_with(pool, codec(), DbOptions::new().table(&table))
-        .await
-        .expect("store on a small pool");
-    common::db::queued_saves_each_get_their_own_outcome(Arc::new(store), NOW).await;
-    drop_table(&admin().await, &table).await;
+    shells::queued_saves_each_get_their_own_outcome(Server::MySql, NOW).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_down_then_recovers() {
-    let url = mysql_url();
-    if !available("MySQL", &url).await {
-        return;
-    }
-    let proxy = Proxy::start(&common::services::host_port(&url)).await;
-    let via_proxy = proxy.through(&url);
-    let table = unique("sk_test");
-    let store = DbStore::mysql_with(&via_proxy, codec(), DbOptions::new().table(&table))
-        .await
-        .expect("open through the proxy");
-    common::http::store_down_then_recovers(Arc::new(store), &proxy).await;
-    drop_table(&admin().await, &table).await;
+    shells::store_down_then_recovers(Server::MySql).await;
 }
 
 #[tokio::test]
 async fn a_dead_server_is_unavailable_within_seconds() {
-    let url = mysql_url();
-    if !available("MySQL", &url).await {
-        return;
-    }
-    let proxy = Proxy::start(&common::services::host_port(&url)).await;
-    let via_proxy = proxy.through(&url);
-    let table = unique("sk_test");
-    let store = DbStore::mysql_with(&via_proxy, codec(), DbOptions::new().table(&table))
-        .await
-        .expect("open through the proxy");
-    let reopen = DbStore::mysql(&via_proxy, codec());
-    common::db::a_dead_server_is_unavailable_within_seconds(&store, &proxy, NOW, reopen).await;
-    drop_table(&admin().await, &table).await;
+    shells::a_dead_server_is_unavailable_within_seconds(Server::MySql, NOW).await;
 }
 
 #[tokio::test]
 async fn bad_table_names_are_refused() {
-    let url = mysql_url();
-    if !available("MySQL", &url).await {
-        return;
-    }
-    for bad in [
-        "",
-        "1st",
-        "a-b",
-        "x`; DROP TABLE y; --",
-        "test.sessions",
-        &"t".repeat(64),
-    ] {
-        let result = DbStore::mysql_with(&url, codec(), DbOptions::new().table(bad)).await;
-        assert!(
-            matches!(result, Err(StoreError::Config(_))),
-            "{bad:?} was accepted"
-        );
-        let result =
-            DbStore::from_mysql_pool_with(admin().await, codec(), DbOptions::new().table(bad))
-                .await;
-        assert!(
-            matches!(result, Err(StoreError::Config(_))),
-            "{bad:?} was accepted"
-        );
-    }
-    let result = DbStore::mysql("mysql://[bad", codec()).await;
-    assert!(matches!(result, Err(StoreError::Config(_))));
+    shells::bad_table_names_are_refused(Server::MySql).await;
 }
 
 #[tokio::test]
@@ -523,14 +333,13 @@ async fn our_connections_are_on_utc_whatever_the_url_says() {
     }
     let sep = if url.contains('?') { '&' } else { '?' };
     let table = unique("sk_test");
-    let store = DbStore::mysql_with(
-        &format!("{url}{sep}timezone=%2B05:00"),
-        codec(),
-        DbOptions::new().table(&table),
-    )
-    .await
-    .expect("store");
-    let pool = store.mysql_pool().expect("pool");
+    let store = DbOptions::new()
+        .table(&table)
+        .open(&format!("{url}{sep}timezone=%2B05:00"))
+        .await
+        .expect("store")
+        .with_codec(codec());
+    let pool = common::db::mysql_pool(&store);
     let (zone,): (String,) = sqlx::query_as("SELECT CAST(@@session.time_zone AS CHAR)")
         .fetch_one(pool)
         .await
@@ -547,12 +356,18 @@ async fn djangos_rows_load_as_django_loads_them() {
     }
     let v = Vectors::load();
     let table = unique("sk_test");
-    let current = DbStore::mysql_with(&url, v.codec(false), DbOptions::new().table(&table))
+    let current = DbOptions::new()
+        .table(&table)
+        .open(&url)
         .await
-        .expect("store");
-    let rotated = DbStore::mysql_with(&url, v.codec(true), DbOptions::new().table(&table))
+        .expect("store")
+        .with_codec(v.codec(false));
+    let rotated = DbOptions::new()
+        .table(&table)
+        .open(&url)
         .await
-        .expect("store");
+        .expect("store")
+        .with_codec(v.codec(true));
     let pool = admin().await;
     for row in v.sessions() {
         // The raw values: Django's MySQL backend writes the same naive UTC
@@ -584,10 +399,12 @@ async fn a_saved_row_is_in_djangos_format() {
     let user_pool = MySqlPool::connect(&format!("{url}{sep}timezone=%2B05:00"))
         .await
         .expect("a pool on +05:00");
-    let store =
-        DbStore::from_mysql_pool_with(user_pool, v.codec(false), DbOptions::new().table(&table))
-            .await
-            .expect("store");
+    let store = DbOptions::new()
+        .table(&table)
+        .from_pool(user_pool)
+        .await
+        .expect("store")
+        .with_codec(v.codec(false));
     let pool = admin().await;
     let read = |key: String| {
         let (pool, table) = (pool.clone(), table.clone());

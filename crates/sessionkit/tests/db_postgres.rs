@@ -8,136 +8,40 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use serde_json::json;
-use sessionkit::error::StoreError;
-use sessionkit::store::conformance::{self, Capabilities};
 use sessionkit::store::db::{DbOptions, DbStore};
 use sessionkit::store::{Record, SaveOutcome, SessionMap, SessionStore, Version};
-use sqlx::PgPool;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
-use common::db::{s, Vectors};
-use common::proxy::Proxy;
+use common::db::postgres::{
+    admin, columns, create_schema, drop_schema, drop_table, indexes, url_in_schema, DJANGO_DDL,
+};
+use common::db::server::Server;
+use common::db::{s, shells, Vectors};
 use common::services::{available, postgres_url, unique};
 use common::{codec, data};
 
 const NOW: OffsetDateTime = datetime!(2026-03-01 12:34:56.789012 UTC);
 
-/// A plain pool on the test database, for the test's own SQL.
-async fn admin() -> PgPool {
-    PgPool::connect(&postgres_url())
-        .await
-        .expect("connect to the test PostgreSQL")
-}
-
 /// A store on a fresh table of its own.
 async fn fresh_store(table: &str) -> DbStore {
-    DbStore::postgres_with(&postgres_url(), codec(), DbOptions::new().table(table))
+    DbOptions::new()
+        .table(table)
+        .open(&postgres_url())
         .await
         .expect("open a PostgreSQL store")
+        .with_codec(codec())
 }
-
-async fn drop_table(pool: &PgPool, table: &str) {
-    sqlx::query(&format!("DROP TABLE IF EXISTS \"{table}\""))
-        .execute(pool)
-        .await
-        .expect("drop the test table");
-}
-
-/// `url` with `search_path` set to `schema`: Django's default table name in
-/// a schema no other test uses.
-fn url_in_schema(url: &str, schema: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}options=-c%20search_path%3D{schema}")
-}
-
-async fn create_schema(pool: &PgPool) -> String {
-    let schema = unique("sk_test");
-    sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
-        .execute(pool)
-        .await
-        .expect("create a test schema");
-    schema
-}
-
-async fn drop_schema(pool: &PgPool, schema: &str) {
-    sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-        .execute(pool)
-        .await
-        .expect("drop the test schema");
-}
-
-/// Columns as `information_schema` describes them.
-async fn columns(
-    pool: &PgPool,
-    schema: &str,
-    table: &str,
-) -> Vec<(String, String, Option<i32>, String)> {
-    sqlx::query_as(
-        "SELECT column_name::text, data_type::text, character_maximum_length::int, \
-         is_nullable::text FROM information_schema.columns \
-         WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
-    )
-    .bind(schema)
-    .bind(table)
-    .fetch_all(pool)
-    .await
-    .expect("read information_schema.columns")
-}
-
-/// `(indexname, indexdef)` of a table, by name.
-async fn indexes(pool: &PgPool, schema: &str, table: &str) -> Vec<(String, String)> {
-    sqlx::query_as(
-        "SELECT indexname::text, indexdef FROM pg_indexes \
-         WHERE schemaname = $1 AND tablename = $2 ORDER BY indexname",
-    )
-    .bind(schema)
-    .bind(table)
-    .fetch_all(pool)
-    .await
-    .expect("read pg_indexes")
-}
-
-/// Django's DDL for `django_session`, as `sqlmigrate sessions 0001` prints it.
-const DJANGO_DDL: [&str; 3] = [
-    "CREATE TABLE \"django_session\" (\"session_key\" varchar(40) NOT NULL PRIMARY KEY, \
-     \"session_data\" text NOT NULL, \"expire_date\" timestamp with time zone NOT NULL)",
-    "CREATE INDEX \"django_session_session_key_c0390e0f_like\" ON \"django_session\" \
-     (\"session_key\" varchar_pattern_ops)",
-    "CREATE INDEX \"django_session_expire_date_a5c62663\" ON \"django_session\" (\"expire_date\")",
-];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance() {
-    let url = postgres_url();
-    if !available("PostgreSQL", &url).await {
-        return;
-    }
-    let table = unique("sk_test");
-    let store = fresh_store(&table).await;
-    assert_eq!(store.table(), table);
-    conformance::run_all(&store, Capabilities::default(), NOW).await;
-    drop_table(&admin().await, &table).await;
+    shells::conformance(Server::Postgres, NOW).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_on_a_users_pool() {
-    let url = postgres_url();
-    if !available("PostgreSQL", &url).await {
-        return;
-    }
-    let table = unique("sk_test");
-    let pool = admin().await;
-    let store =
-        DbStore::from_postgres_pool_with(pool.clone(), codec(), DbOptions::new().table(&table))
-            .await
-            .expect("store on the caller's pool");
-    assert!(store.postgres_pool().is_some());
-    conformance::run_all(&store, Capabilities::default(), NOW).await;
-    drop_table(&pool, &table).await;
+    shells::conformance_on_a_users_pool(Server::Postgres, NOW).await;
 }
 
 #[tokio::test]
@@ -148,9 +52,10 @@ async fn the_ddl_is_djangos() {
     }
     let pool = admin().await;
     let schema = create_schema(&pool).await;
-    let store = DbStore::postgres(&url_in_schema(&url, &schema), codec())
+    let store = DbStore::open(&url_in_schema(&url, &schema))
         .await
-        .expect("open with Django's default table");
+        .expect("open with Django's default table")
+        .with_codec(codec());
     assert_eq!(store.table(), "django_session");
 
     assert_eq!(
@@ -207,13 +112,12 @@ async fn long_table_names_get_djangos_shortened_index_names() {
     // Reference names from Django's `_create_index_name` with PostgreSQL's
     // 63-character limit.
     let table = "a_rather_long_session_table_name_for_testing_x";
-    let _store = DbStore::postgres_with(
-        &url_in_schema(&url, &schema),
-        codec(),
-        DbOptions::new().table(table),
-    )
-    .await
-    .expect("open with a long table name");
+    let _store = DbOptions::new()
+        .table(table)
+        .open(&url_in_schema(&url, &schema))
+        .await
+        .expect("open with a long table name")
+        .with_codec(codec());
     let names: Vec<String> = indexes(&pool, &schema, table)
         .await
         .into_iter()
@@ -263,9 +167,10 @@ async fn a_django_made_table_is_reused_untouched() {
         indexes(&pool, &schema, "django_session").await,
     );
 
-    let store = DbStore::postgres(&url_in_schema(&url, &schema), codec())
+    let store = DbStore::open(&url_in_schema(&url, &schema))
         .await
-        .expect("open Django's table");
+        .expect("open Django's table")
+        .with_codec(codec());
     let after = (
         columns(&pool, &schema, "django_session").await,
         indexes(&pool, &schema, "django_session").await,
@@ -314,10 +219,7 @@ async fn processes_starting_together_create_the_table_once() {
     let opens: Vec<_> = (0..6)
         .map(|_| {
             let table = table.clone();
-            tokio::spawn(async move {
-                DbStore::postgres_with(&postgres_url(), codec(), DbOptions::new().table(table))
-                    .await
-            })
+            tokio::spawn(async move { DbOptions::new().table(table).open(&postgres_url()).await })
         })
         .collect();
     for open in opens {
@@ -334,102 +236,27 @@ async fn processes_starting_together_create_the_table_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_increments_from_two_processes() {
-    let url = postgres_url();
-    if !available("PostgreSQL", &url).await {
-        return;
-    }
-    let table = unique("sk_test");
-    // Two pools: no in-process lock is shared, as between two processes.
-    let a = fresh_store(&table).await;
-    let b = fresh_store(&table).await;
-    common::http::concurrent_increments([Arc::new(a.clone()), Arc::new(b.clone())]).await;
-    common::http::different_keys_survive([Arc::new(a), Arc::new(b)]).await;
-    drop_table(&admin().await, &table).await;
+    shells::concurrent_increments_from_two_processes(Server::Postgres).await;
 }
 
-/// A pool of two connections gives one batch in flight: saves that come
-/// meanwhile queue and go together in one statement.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_saves_each_get_their_own_outcome() {
-    let url = postgres_url();
-    if !available("PostgreSQL", &url).await {
-        return;
-    }
-    let table = unique("sk_test");
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(2)
-        .connect(&url)
-        .await
-        .expect("connect to the test PostgreSQL");
-    let store = DbStore::from_postgres_pool_with(pool, codec(), DbOptions::new().table(&table))
-        .await
-        .expect("store on a small pool");
-    common::db::queued_saves_each_get_their_own_outcome(Arc::new(store), NOW).await;
-    drop_table(&admin().await, &table).await;
+    shells::queued_saves_each_get_their_own_outcome(Server::Postgres, NOW).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_down_then_recovers() {
-    let url = postgres_url();
-    if !available("PostgreSQL", &url).await {
-        return;
-    }
-    let proxy = Proxy::start(&common::services::host_port(&url)).await;
-    let via_proxy = proxy.through(&url);
-    let table = unique("sk_test");
-    let store = DbStore::postgres_with(&via_proxy, codec(), DbOptions::new().table(&table))
-        .await
-        .expect("open through the proxy");
-    common::http::store_down_then_recovers(Arc::new(store), &proxy).await;
-    drop_table(&admin().await, &table).await;
+    shells::store_down_then_recovers(Server::Postgres).await;
 }
 
 #[tokio::test]
 async fn a_dead_server_is_unavailable_within_seconds() {
-    let url = postgres_url();
-    if !available("PostgreSQL", &url).await {
-        return;
-    }
-    let proxy = Proxy::start(&common::services::host_port(&url)).await;
-    let via_proxy = proxy.through(&url);
-    let table = unique("sk_test");
-    let store = DbStore::postgres_with(&via_proxy, codec(), DbOptions::new().table(&table))
-        .await
-        .expect("open through the proxy");
-    let reopen = DbStore::postgres(&via_proxy, codec());
-    common::db::a_dead_server_is_unavailable_within_seconds(&store, &proxy, NOW, reopen).await;
-    drop_table(&admin().await, &table).await;
+    shells::a_dead_server_is_unavailable_within_seconds(Server::Postgres, NOW).await;
 }
 
 #[tokio::test]
 async fn bad_table_names_are_refused() {
-    let url = postgres_url();
-    if !available("PostgreSQL", &url).await {
-        return;
-    }
-    for bad in [
-        "",
-        "1st",
-        "a-b",
-        "x\"; DROP TABLE y; --",
-        "public.sessions",
-        &"t".repeat(64),
-    ] {
-        let result = DbStore::postgres_with(&url, codec(), DbOptions::new().table(bad)).await;
-        assert!(
-            matches!(result, Err(StoreError::Config(_))),
-            "{bad:?} was accepted"
-        );
-        let result =
-            DbStore::from_postgres_pool_with(admin().await, codec(), DbOptions::new().table(bad))
-                .await;
-        assert!(
-            matches!(result, Err(StoreError::Config(_))),
-            "{bad:?} was accepted"
-        );
-    }
-    let result = DbStore::postgres("postgres://[bad", codec()).await;
-    assert!(matches!(result, Err(StoreError::Config(_))));
+    shells::bad_table_names_are_refused(Server::Postgres).await;
 }
 
 #[tokio::test]
@@ -440,12 +267,18 @@ async fn djangos_rows_load_as_django_loads_them() {
     }
     let v = Vectors::load();
     let table = unique("sk_test");
-    let current = DbStore::postgres_with(&url, v.codec(false), DbOptions::new().table(&table))
+    let current = DbOptions::new()
+        .table(&table)
+        .open(&url)
         .await
-        .expect("store");
-    let rotated = DbStore::postgres_with(&url, v.codec(true), DbOptions::new().table(&table))
+        .expect("store")
+        .with_codec(v.codec(false));
+    let rotated = DbOptions::new()
+        .table(&table)
+        .open(&url)
         .await
-        .expect("store");
+        .expect("store")
+        .with_codec(v.codec(true));
     let pool = admin().await;
     for row in v.sessions() {
         // The raw values, as Django's PostgreSQL backend would hold them: the
@@ -473,9 +306,12 @@ async fn a_saved_row_is_in_djangos_format() {
     }
     let v = Vectors::load();
     let table = unique("sk_test");
-    let store = DbStore::postgres_with(&url, v.codec(false), DbOptions::new().table(&table))
+    let store = DbOptions::new()
+        .table(&table)
+        .open(&url)
         .await
-        .expect("store");
+        .expect("store")
+        .with_codec(v.codec(false));
     let pool = admin().await;
     let read = |key: String| {
         let (pool, table) = (pool.clone(), table.clone());

@@ -13,7 +13,7 @@ use sessionkit::error::StoreError;
 use sessionkit::key;
 use sessionkit::signing::{Codec, Keys, SecretKey};
 use sessionkit::store::conformance::{self, Capabilities};
-use sessionkit::store::db::{DbOptions, DbStore};
+use sessionkit::store::db::{DbOptions, DbPool, DbStore};
 use sessionkit::store::{Record, SaveOutcome, SessionMap, SessionStore, Version};
 use sqlx::SqlitePool;
 use tempfile::TempDir;
@@ -36,15 +36,17 @@ fn data(value: serde_json::Value) -> SessionMap {
 }
 
 async fn fresh_store(dir: &TempDir) -> DbStore {
-    DbStore::sqlite(&url(&dir.path().join("sessions.sqlite3")), codec())
+    DbStore::open(&url(&dir.path().join("sessions.sqlite3")))
         .await
         .expect("open a fresh SQLite store")
+        .with_codec(codec())
 }
 
 fn pool(store: &DbStore) -> &SqlitePool {
-    store
-        .sqlite_pool()
-        .expect("an SQLite store has an SQLite pool")
+    let DbPool::Sqlite(pool) = store.pool() else {
+        panic!("{store:?} is not on SQLite");
+    };
+    pool
 }
 
 async fn schema(pool: &SqlitePool) -> Vec<(String, String, Option<String>)> {
@@ -76,9 +78,11 @@ async fn conformance_on_a_custom_table() {
     let dir = TempDir::new().expect("temp dir");
     let path = dir.path().join("custom.sqlite3");
     let options = DbOptions::new().table("my_sessions");
-    let store = DbStore::sqlite_with(&url(&path), codec(), options)
+    let store = options
+        .open(&url(&path))
         .await
-        .expect("open with a custom table");
+        .expect("open with a custom table")
+        .with_codec(codec());
     assert_eq!(store.table(), "my_sessions");
     conformance::run_all(&store, Capabilities::new(), NOW).await;
 
@@ -101,9 +105,10 @@ async fn creates_the_file_when_missing() {
     for (name, suffix) in [("plain.sqlite3", ""), ("rwc.sqlite3", "?mode=rwc")] {
         let path = dir.path().join(name);
         assert!(!path.exists());
-        let store = DbStore::sqlite(&format!("{}{suffix}", url(&path)), codec())
+        let store = DbStore::open(&format!("{}{suffix}", url(&path)))
             .await
-            .expect("open a missing file");
+            .expect("open a missing file")
+            .with_codec(codec());
         assert!(path.is_file(), "{name} was not created");
         let saved = store
             .create(
@@ -122,9 +127,10 @@ async fn creates_the_file_when_missing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_in_memory_database_is_shared_by_the_pool() {
-    let store = DbStore::sqlite("sqlite::memory:", codec())
+    let store = DbStore::open("sqlite::memory:")
         .await
-        .expect("open in memory");
+        .expect("open in memory")
+        .with_codec(codec());
     conformance::run_all(&store, Capabilities::new(), NOW).await;
 }
 
@@ -132,7 +138,7 @@ async fn an_in_memory_database_is_shared_by_the_pool() {
 async fn an_explicit_mode_is_respected() {
     let dir = TempDir::new().expect("temp dir");
     let path = dir.path().join("absent.sqlite3");
-    let result = DbStore::sqlite(&format!("{}?mode=rw", url(&path)), codec()).await;
+    let result = DbStore::open(&format!("{}?mode=rw", url(&path))).await;
     assert!(result.is_err(), "mode=rw must not create the file");
     assert!(!path.exists());
 }
@@ -198,9 +204,10 @@ async fn a_django_made_table_is_reused_untouched() {
         pool.close().await;
         s
     };
-    let store = DbStore::sqlite(&url(&path), codec())
+    let store = DbStore::open(&url(&path))
         .await
-        .expect("open Django's db");
+        .expect("open Django's db")
+        .with_codec(codec());
     assert_eq!(schema(pool(&store)).await, before, "the schema changed");
     let (rows,): (i64,) = sqlx::query_as("SELECT count(*) FROM django_session")
         .fetch_one(pool(&store))
@@ -221,7 +228,7 @@ async fn bad_table_names_are_refused() {
         "main.sessions",
         &"t".repeat(64),
     ] {
-        let result = DbStore::sqlite_with(&url(&path), codec(), DbOptions::new().table(bad)).await;
+        let result = DbOptions::new().table(bad).open(&url(&path)).await;
         assert!(
             matches!(result, Err(StoreError::Config(_))),
             "{bad:?} was accepted"
@@ -230,8 +237,7 @@ async fn bad_table_names_are_refused() {
     let pool = SqlitePool::connect(&format!("{}?mode=rwc", url(&path)))
         .await
         .expect("pool");
-    let result =
-        DbStore::from_sqlite_pool_with(pool.clone(), codec(), DbOptions::new().table("a b")).await;
+    let result = DbOptions::new().table("a b").from_pool(pool.clone()).await;
     assert!(matches!(result, Err(StoreError::Config(_))));
     assert!(
         schema(&pool).await.is_empty(),
@@ -484,9 +490,10 @@ async fn a_users_pool_keeps_its_settings() {
     let pool = SqlitePool::connect(&format!("{}?mode=rwc", url(&path)))
         .await
         .expect("pool");
-    let store = DbStore::from_sqlite_pool(pool.clone(), codec())
+    let store = DbStore::from_pool(pool.clone())
         .await
-        .expect("store");
+        .expect("store")
+        .with_codec(codec());
     let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
         .fetch_one(&pool)
         .await

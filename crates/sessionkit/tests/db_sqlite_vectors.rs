@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use sessionkit::signing::{Codec, Keys, SecretKey};
-use sessionkit::store::db::DbStore;
+use sessionkit::store::db::{DbPool, DbStore};
 use sessionkit::store::{Record, SaveOutcome, SessionMap, SessionStore};
 use sqlx::SqlitePool;
 use tempfile::TempDir;
@@ -87,12 +87,14 @@ async fn every_django_row_loads_as_django_loads_it() {
     let v = Vectors::load();
     let dir = TempDir::new().expect("temp dir");
     let path = copy_of_djangos_db(&dir);
-    let current = DbStore::sqlite(&url(&path), v.codec(false))
+    let current = DbStore::open(&url(&path))
         .await
-        .expect("store");
-    let rotated = DbStore::sqlite(&url(&path), v.codec(true))
+        .expect("store")
+        .with_codec(v.codec(false));
+    let rotated = DbStore::open(&url(&path))
         .await
-        .expect("store");
+        .expect("store")
+        .with_codec(v.codec(true));
 
     for s in v.sessions() {
         let key = s["session_key"].as_str().expect("session_key");
@@ -131,10 +133,13 @@ async fn what_we_save_django_can_read() {
     let v = Vectors::load();
     let dir = TempDir::new().expect("temp dir");
     let path = copy_of_djangos_db(&dir);
-    let store = DbStore::sqlite(&url(&path), v.codec(true))
+    let store = DbStore::open(&url(&path))
         .await
-        .expect("store");
-    let pool = store.sqlite_pool().expect("pool").clone();
+        .expect("store")
+        .with_codec(v.codec(true));
+    let DbPool::Sqlite(pool) = store.pool().clone() else {
+        panic!("an SQLite store");
+    };
     let django = v.codec(false);
     let now = v.reference_now;
 
@@ -202,10 +207,13 @@ async fn a_new_row_is_in_djangos_format() {
     let v = Vectors::load();
     let dir = TempDir::new().expect("temp dir");
     let path = copy_of_djangos_db(&dir);
-    let store = DbStore::sqlite(&url(&path), v.codec(false))
+    let store = DbStore::open(&url(&path))
         .await
-        .expect("store");
-    let pool = store.sqlite_pool().expect("pool").clone();
+        .expect("store")
+        .with_codec(v.codec(false));
+    let DbPool::Sqlite(pool) = store.pool().clone() else {
+        panic!("an SQLite store");
+    };
     let now = v.reference_now;
     let data = map(&serde_json::json!({"visit": 11}));
 
@@ -243,9 +251,10 @@ async fn fifty_concurrent_increments_count_exactly() {
     let v = Vectors::load();
     let dir = TempDir::new().expect("temp dir");
     let path = copy_of_djangos_db(&dir);
-    let store = DbStore::sqlite(&url(&path), v.codec(false))
+    let store = DbStore::open(&url(&path))
         .await
-        .expect("store");
+        .expect("store")
+        .with_codec(v.codec(false));
     let now = v.reference_now;
     let start = Record::new(
         map(&serde_json::json!({"count": 0})),
@@ -299,9 +308,10 @@ async fn a_fresh_pool_on_djangos_db_sees_djangos_rows() {
     let dir = TempDir::new().expect("temp dir");
     let path = copy_of_djangos_db(&dir);
     let pool = SqlitePool::connect(&url(&path)).await.expect("pool");
-    let store = DbStore::from_sqlite_pool(pool, v.codec(false))
+    let store = DbStore::from_pool(pool)
         .await
-        .expect("store");
+        .expect("store")
+        .with_codec(v.codec(false));
     let first = &v.sessions()[0];
     let loaded = store
         .load(first["session_key"].as_str().expect("key"), v.reference_now)

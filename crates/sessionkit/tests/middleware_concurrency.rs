@@ -14,7 +14,12 @@ use sessionkit::{SessionConfig, SessionStore};
 async fn sqlite_store(dir: &tempfile::TempDir) -> Arc<dyn SessionStore> {
     let url = format!("sqlite://{}", dir.path().join("c.sqlite3").display());
     let config = SessionConfig::new(common::SECRET).unwrap();
-    Arc::new(DbStore::sqlite(&url, config.codec()).await.unwrap())
+    Arc::new(
+        DbStore::open(&url)
+            .await
+            .unwrap()
+            .with_codec(config.codec()),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -157,7 +157,10 @@ async fn every_db_scenario_matches_django() {
         let config = config_for(settings, &clock);
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("s.sqlite3").display());
-        let store = DbStore::sqlite(&url, config.codec()).await.unwrap();
+        let store = DbStore::open(&url)
+            .await
+            .unwrap()
+            .with_codec(config.codec());
         let pool = SqlitePool::connect(&url).await.unwrap();
         sqlx::query("INSERT INTO django_session VALUES (?, ?, ?)")
             .bind(existing)

@@ -187,7 +187,10 @@ async fn concurrent_save_to_the_old_key_survives_cycle_key_memory() {
 async fn concurrent_save_to_the_old_key_survives_cycle_key_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("sessions.sqlite3").display());
-    let engine = DbStore::sqlite(&url, common::codec()).await.unwrap();
+    let engine = DbStore::open(&url)
+        .await
+        .unwrap()
+        .with_codec(common::codec());
     concurrent_save_survives_login(Arc::new(engine)).await;
 }
 

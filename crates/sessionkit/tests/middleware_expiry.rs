@@ -142,7 +142,10 @@ async fn sqlite_expiry() {
     let url = format!("sqlite://{}", dir.path().join("e.sqlite3").display());
     let config = SessionConfig::new(common::SECRET).unwrap();
     expiry_rules(Arc::new(
-        DbStore::sqlite(&url, config.codec()).await.unwrap(),
+        DbStore::open(&url)
+            .await
+            .unwrap()
+            .with_codec(config.codec()),
     ))
     .await;
 }

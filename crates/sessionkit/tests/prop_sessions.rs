@@ -473,9 +473,10 @@ fn sqlite_case(rounds: Vec<Vec<Req>>, faults: Vec<bool>) -> Result<(), TestCaseE
         let dir = tempfile::tempdir().expect("a temp dir");
         let url = format!("sqlite://{}", dir.path().join("p.sqlite3").display());
         let open = || async {
-            let store = DbStore::sqlite(&url, common::codec())
+            let store = DbStore::open(&url)
                 .await
-                .expect("sqlite");
+                .expect("sqlite")
+                .with_codec(common::codec());
             Arc::new(store) as Arc<dyn SessionStore>
         };
         let stores = [open().await, open().await];

@@ -61,34 +61,19 @@ async fn open_db(
     store: &StoreConfig,
     session: &SessionConfig,
 ) -> Result<Arc<dyn SessionStore>, StoreError> {
-    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
-    let options = super::db::DbOptions::new().table(store.table.clone());
     let url = store.db_url.as_str();
-    match scheme(url) {
-        #[cfg(feature = "sqlite")]
-        "sqlite" => Ok(Arc::new(
-            super::db::DbStore::sqlite_with(url, session.codec(), options).await?,
-        )),
-        #[cfg(feature = "postgres")]
-        "postgres" | "postgresql" => Ok(Arc::new(
-            super::db::DbStore::postgres_with(url, session.codec(), options).await?,
-        )),
-        #[cfg(feature = "mysql")]
-        "mysql" | "mariadb" => Ok(Arc::new(
-            super::db::DbStore::mysql_with(url, session.codec(), options).await?,
-        )),
-        other => {
-            let _ = session;
-            Err(unsupported(
-                "SESSION_DB_URL",
-                other,
-                &[
-                    ("sqlite", cfg!(feature = "sqlite")),
-                    ("postgres", cfg!(feature = "postgres")),
-                    ("mysql", cfg!(feature = "mysql")),
-                ],
-            ))
-        }
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+    {
+        let db = super::db::DbOptions::new()
+            .table(store.table.clone())
+            .open(url)
+            .await?;
+        Ok(Arc::new(db.with_codec(session.codec())))
+    }
+    #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+    {
+        let _ = session;
+        Err(unsupported("SESSION_DB_URL", scheme(url), &[]))
     }
 }
 

@@ -61,7 +61,12 @@ pub(crate) async fn saved(
 /// pool, as another process would.
 pub(crate) async fn sqlite(dir: &TempDir) -> Arc<dyn SessionStore> {
     let url = sqlite_url(dir);
-    Arc::new(DbStore::sqlite(&url, codec()).await.expect("open SQLite"))
+    Arc::new(
+        DbStore::open(&url)
+            .await
+            .expect("open SQLite")
+            .with_codec(codec()),
+    )
 }
 
 /// One process in front of the shared database and cache.

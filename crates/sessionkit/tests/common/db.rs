@@ -19,6 +19,21 @@ use super::data;
 use super::proxy::Proxy;
 
 pub(crate) mod hardening;
+#[cfg(feature = "mysql")]
+pub(crate) mod mysql;
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
+pub(crate) mod server;
+pub(crate) mod shells;
+
+/// The MySQL pool of a store opened on MySQL or MariaDB.
+#[cfg(feature = "mysql")]
+pub(crate) fn mysql_pool(store: &sessionkit::store::db::DbStore) -> &sqlx::MySqlPool {
+    let sessionkit::store::db::DbPool::MySql(pool) = store.pool() else {
+        panic!("{store:?} is not on MySQL");
+    };
+    pool
+}
 
 /// Django's vectors: `SECRET_KEY` and its fallback, `reference_now`, rows.
 pub(crate) struct Vectors {

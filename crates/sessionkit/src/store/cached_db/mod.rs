@@ -47,7 +47,7 @@
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let keys = Keys::new(SecretKey::new("a long random secret shared with Django"), vec![])
 //!     .expect("a non-empty secret");
-//! let db = DbStore::sqlite("sqlite::memory:", Codec::sessions(&keys)).await?;
+//! let db = DbStore::open("sqlite::memory:").await?.with_codec(Codec::sessions(&keys));
 //! let store = CachedDbStore::new(Arc::new(MemoryCache::new()), Arc::new(db));
 //! # Ok::<(), sessionkit::error::StoreError>(())
 //! # }).unwrap();

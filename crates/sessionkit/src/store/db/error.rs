@@ -119,14 +119,6 @@ pub(crate) fn unavailable(error: impl std::error::Error + Send + Sync + 'static)
     sqlx::Error::Io(std::io::Error::other(error))
 }
 
-/// `create` drew only keys that were already taken; with 165-bit random keys
-/// this means the random source or the table is broken, not bad luck.
-#[derive(Debug, thiserror::Error)]
-#[error("no free session key after {attempts} attempts")]
-pub(crate) struct NoFreeKey {
-    pub(crate) attempts: usize,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

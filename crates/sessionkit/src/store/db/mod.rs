@@ -18,29 +18,27 @@
 //!
 //! Backends live in sibling files, one per database (`sqlite.rs`,
 //! `postgres.rs`, `mysql.rs`, each behind the cargo feature of the same name),
-//! with the constructors for it; [`DbStore`] holds one and keeps everything
-//! that is the same for all of them.
+//! each an implementation of the private `DbBackend` trait; everything that
+//! is the same for all of them is written once over that trait
+//! (`session_table.rs`).
 //!
 //! ```no_run
 //! # #[cfg(all(feature = "sqlite", feature = "postgres"))]
 //! # async fn demo(pool: sqlx::SqlitePool) -> Result<(), sessionkit::error::StoreError> {
-//! use sessionkit::signing::{Codec, Keys, SecretKey};
 //! use sessionkit::store::db::{DbOptions, DbStore};
 //!
-//! let keys = Keys::new(SecretKey::new("a long random secret shared with Django"), vec![])
-//!     .expect("a non-empty secret");
-//! let store = DbStore::sqlite("sqlite://sessions.sqlite3", Codec::sessions(&keys)).await?;
+//! let store = DbStore::open("sqlite://sessions.sqlite3").await?;
 //! // The table a Django app on PostgreSQL uses:
-//! let shared = DbStore::postgres("postgres://app@db.internal/app", Codec::sessions(&keys)).await?;
+//! let shared = DbStore::open("postgres://app@db.internal/app").await?;
 //! // Or a table of your own, in a pool you already have:
-//! let custom = DbStore::from_sqlite_pool_with(
-//!     pool,
-//!     Codec::sessions(&keys),
-//!     DbOptions::new().table("my_sessions"),
-//! )
-//! .await?;
+//! let custom = DbOptions::new().table("my_sessions").from_pool(pool).await?;
 //! # Ok(()) }
 //! ```
+//!
+//! A store signs with the keys of the [`SessionLayer`](crate::SessionLayer)
+//! it is given to (its `SECRET_KEY`), so the secret is given once. Used
+//! without a layer, a store takes them from
+//! [`with_codec`](DbStore::with_codec).
 
 use std::fmt;
 use std::sync::Arc;
@@ -48,11 +46,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::config::SessionConfig;
 use crate::error::StoreError;
-use crate::key;
 use crate::signing::Codec;
+use crate::store::engine::SigningKeys;
 use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionStore, Version};
 
+mod backend;
 mod datetime;
 mod ddl;
 mod error;
@@ -63,144 +63,110 @@ pub(crate) mod fuzz;
 mod mysql;
 #[cfg(feature = "mysql")]
 mod mysql_batch;
+mod options;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "postgres")]
 mod postgres_batch;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod save_batch;
+mod session_table;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]
 mod sqlite_writer;
-
-use ddl::Table;
-use error::{from_sqlx, NoFreeKey};
-#[cfg(feature = "mysql")]
-use mysql::MySqlBackend;
-#[cfg(feature = "postgres")]
-use postgres::PgBackend;
 #[cfg(feature = "sqlite")]
-use sqlite::SqliteBackend;
+#[doc(hidden)]
+pub mod tool_support;
 
-/// How many fresh keys `create` tries before giving up.
-const CREATE_ATTEMPTS: usize = 10;
-/// Rows deleted per statement by `clear_expired`, so a large purge never
-/// holds the write lock for long.
-const CLEAR_BATCH: u32 = 1000;
-
-/// Options for a [`DbStore`].
-#[derive(Clone, Debug)]
-pub struct DbOptions {
-    table: String,
-}
-
-impl DbOptions {
-    /// Django's defaults: the table `django_session`.
-    pub fn new() -> Self {
-        Self {
-            table: ddl::DEFAULT_TABLE.to_owned(),
-        }
-    }
-
-    /// Uses another table. The name must match `[A-Za-z_][A-Za-z0-9_]{0,62}`
-    /// (checked when the store is built, [`StoreError::Config`] otherwise).
-    /// A table sessionkit creates gets Django's DDL, and its indexes the names
-    /// Django would give them: `<table>_expire_date_<8 hex digits of
-    /// md5(table + "expire_date")>` (and on PostgreSQL
-    /// `<table>_session_key_<md5 of table + "session_key">_like`), shortened
-    /// as Django shortens them when longer than the database allows (63
-    /// characters on PostgreSQL, 64 on MySQL).
-    pub fn table(mut self, name: impl Into<String>) -> Self {
-        self.table = name.into();
-        self
-    }
-}
-
-impl Default for DbOptions {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// A row as a backend read it, before decoding.
-#[derive(Debug)]
-struct StoredRow {
-    /// The stored `session_data`, byte for byte (the version).
-    data: Vec<u8>,
-    /// The stored `expire_date`, or `None` when it could not be read.
-    expires_at: Option<OffsetDateTime>,
-}
-
-/// The database behind a [`DbStore`].
-#[derive(Debug)]
-enum Backend {
-    #[cfg(feature = "sqlite")]
-    Sqlite(SqliteBackend),
-    #[cfg(feature = "postgres")]
-    Postgres(PgBackend),
-    #[cfg(feature = "mysql")]
-    MySql(MySqlBackend),
-}
-
-impl Backend {
-    fn name(&self) -> &'static str {
-        match self {
-            #[cfg(feature = "sqlite")]
-            Backend::Sqlite(_) => "sqlite",
-            #[cfg(feature = "postgres")]
-            Backend::Postgres(_) => "postgres",
-            #[cfg(feature = "mysql")]
-            Backend::MySql(_) => "mysql",
-        }
-    }
-}
-
-/// Forwards a call to whichever backend the store holds. Every backend has
-/// the same methods (`fetch_live`, `insert`, `update_if`, `is_live`,
-/// `delete`, `delete_if`, `clear_expired_batch`, `touch`), with `sqlx::Error`
-/// errors, except `update_if`, which sorts its own into [`StoreError`] (a
-/// save whose reply was lost is unavailable, whatever the sqlx error).
-macro_rules! dispatch {
-    ($backend:expr, $b:ident => $call:expr) => {
-        match $backend {
-            #[cfg(feature = "sqlite")]
-            Backend::Sqlite($b) => $call,
-            #[cfg(feature = "postgres")]
-            Backend::Postgres($b) => $call,
-            #[cfg(feature = "mysql")]
-            Backend::MySql($b) => $call,
-        }
-    };
-}
+use backend::DbBackend;
+use ddl::Table;
+pub use options::{DbOptions, DbPool};
+use session_table::SessionTable;
 
 /// Django's db session engine: one row per session in `django_session`.
 ///
-/// Built for one database by its constructors: `DbStore::sqlite`,
-/// `DbStore::postgres`, `DbStore::mysql` (each behind the cargo feature of
-/// that name), or `from_*_pool` for a pool you already have.
+/// Built with [`DbStore::open`] from a database URL, or
+/// [`DbStore::from_pool`] on a pool you already have; [`DbOptions`] for
+/// another table. Cheap to clone; clones share the pool and the keys.
 ///
-/// Cheap to clone; clones share the pool.
+/// # The pool of `DbStore::open`
+///
+/// Every pool of the store's own has sqlx's statement logging off: its DEBUG
+/// and slow-statement WARN lines would show each statement's text.
+///
+/// **SQLite** (`sqlite://path`): the file is created when missing unless the
+/// URL sets `mode=`; a file created here is readable and writable by its
+/// owner only (mode 0600 whatever the umask: sessions are credentials), and
+/// so are the WAL files SQLite makes beside it. WAL mode,
+/// `synchronous=NORMAL`, a 5 s busy timeout. Reads share a pool; writes go
+/// through one connection of the store's own, and writes that queue up
+/// meanwhile are committed together (each keeps its own outcome). That
+/// connection lives in a task on the Tokio runtime that opened the store.
+/// Another process (Django, say) writing the same file waits its turn
+/// through the busy timeout.
+///
+/// **PostgreSQL** (`postgres://user:password@host:port/database`): sqlx's
+/// defaults (10 connections) except a 3 s acquire timeout, so a dead server
+/// answers 503 within seconds, and a health ping only for a connection idle
+/// for over 30 s instead of before every query. `application_name` is
+/// `sessionkit` unless the URL sets one. Each connection has `lock_timeout`
+/// 3 s and `statement_timeout` 5 s (unless the URL's `options` set them), so
+/// a locked or slow row answers 503 within seconds instead of holding a
+/// request and a connection.
+///
+/// **MySQL and MariaDB** (`mysql://user:password@host:port/database`): the
+/// same pool settings as PostgreSQL's, and the session `time_zone` pinned to
+/// `+00:00` whatever the URL says, as Django's `USE_TZ=True` expects. Each
+/// connection waits at most 3 s for a row lock (`innodb_lock_wait_timeout`)
+/// and runs a statement for at most 5 s (`max_statement_time` on MariaDB,
+/// `max_execution_time` for reads on MySQL).
+///
+/// On PostgreSQL and MySQL, saves that queue up while earlier ones are
+/// running (at most half the pool's connections write at once) go to the
+/// server together, as one statement or transaction, each save keeping its
+/// own compare-and-set outcome and every value a bound parameter. A lone save
+/// goes at once. The batching runs in a task on the Tokio runtime that opened
+/// the store (also for a pool given to [`from_pool`](Self::from_pool)).
 #[derive(Clone)]
 pub struct DbStore {
+    /// The session table on this store's database (a `SessionTable<B>` for
+    /// its backend): the one place that knows which database it is.
+    engine: Arc<dyn SessionStore>,
     shared: Arc<Shared>,
 }
 
+/// What the handles and the engine share.
 struct Shared {
-    backend: Backend,
-    codec: Codec,
+    /// Set once: given with `with_codec`, or by the first layer served.
+    keys: SigningKeys,
     table: Table,
+    pool: DbPool,
+    database: &'static str,
 }
 
 impl DbStore {
-    fn new(backend: Backend, codec: Codec, table: Table) -> Self {
-        Self {
-            shared: Arc::new(Shared {
-                backend,
-                codec,
-                table,
-            }),
-        }
+    /// Opens the database at `url` with Django's table `django_session`;
+    /// the same as `DbOptions::new().open(url)` (see [`DbOptions::open`]).
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        DbOptions::new().open(url).await
+    }
+
+    /// Uses the caller's pool (a `SqlitePool`, `PgPool` or `MySqlPool`) with
+    /// Django's table `django_session`; the same as
+    /// `DbOptions::new().from_pool(pool)` (see [`DbOptions::from_pool`]).
+    pub async fn from_pool(pool: impl Into<DbPool>) -> Result<Self, StoreError> {
+        DbOptions::new().from_pool(pool).await
+    }
+
+    /// Signs with `codec` (Django's session salt: `SessionConfig::codec()`),
+    /// for a store used without a [`SessionLayer`](crate::SessionLayer) (a
+    /// tool, a test). A layer's keys then do not replace these. Keys are set
+    /// once: a store that already has keys keeps them.
+    #[must_use]
+    pub fn with_codec(self, codec: Codec) -> Self {
+        self.shared.keys.set(codec);
+        self
     }
 
     /// The session table's name.
@@ -208,24 +174,27 @@ impl DbStore {
         self.shared.table.name()
     }
 
-    /// Decodes a stored `session_data`. A bad signature, a key we do not
-    /// hold, bad JSON or bytes that are not text give an empty dict, as
-    /// Django's `decode` does ("Session data corrupted"); the key is kept.
-    fn decode(&self, key: &str, stored: &[u8], now: OffsetDateTime) -> crate::store::SessionMap {
-        // The db engine has no max_age on the signature: expire_date decides.
-        let decoded = std::str::from_utf8(stored)
-            .ok()
-            .and_then(|text| self.shared.codec.decode(text, None, now).ok());
-        match decoded {
-            Some(decoded) => decoded.data,
-            None => {
-                tracing::warn!(
-                    session = %key::log_tag(key),
-                    table = %self.shared.table.name(),
-                    "session data corrupted: loading it as an empty session"
-                );
-                crate::store::SessionMap::new()
-            }
+    /// The pool the store reads through (for tools such as the CLI's
+    /// `stats`, and tests).
+    pub fn pool(&self) -> &DbPool {
+        &self.shared.pool
+    }
+
+    /// The store on `backend`, without keys yet.
+    fn on<B: DbBackend>(backend: B, table: Table) -> Self {
+        let shared = Arc::new(Shared {
+            keys: SigningKeys::default(),
+            table,
+            pool: backend.pool(),
+            database: B::NAME,
+        });
+        let engine = SessionTable {
+            backend,
+            shared: shared.clone(),
+        };
+        Self {
+            engine: Arc::new(engine),
+            shared,
         }
     }
 }
@@ -234,69 +203,24 @@ impl fmt::Debug for DbStore {
     // No keys, data or secrets: only what identifies the store.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DbStore")
-            .field("backend", &self.shared.backend.name())
+            .field("backend", &self.shared.database)
             .field("table", &self.shared.table.name())
             .finish_non_exhaustive()
     }
 }
 
-// Every key-taking call checks the key again: the public store API can be
-// called with any string (an admin tool, a query parameter), and MySQL's
-// case- and trailing-space-insensitive collations or PostgreSQL's refusal of
-// NUL would otherwise reach, or fail on, a real session's row.
 #[async_trait]
+#[deny(clippy::missing_trait_methods)]
 impl SessionStore for DbStore {
     fn accepts(&self, cookie_value: &str) -> bool {
-        key::is_valid_key(cookie_value)
+        self.engine.accepts(cookie_value)
     }
-
     async fn load(&self, key: &str, now: OffsetDateTime) -> Result<Option<Loaded>, StoreError> {
-        if !key::is_valid_key(key) {
-            return Ok(None);
-        }
-        let row = dispatch!(&self.shared.backend, b => b.fetch_live(key, now).await)
-            .map_err(from_sqlx)?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let Some(expires_at) = row.expires_at else {
-            // Without a readable expiry nothing says the session is still
-            // valid: fail closed. The row stays for an operator to inspect.
-            tracing::warn!(
-                session = %key::log_tag(key),
-                table = %self.shared.table.name(),
-                "session expire_date unreadable: treating the session as expired"
-            );
-            return Ok(None);
-        };
-        let data = self.decode(key, &row.data, now);
-        Ok(Some(Loaded {
-            record: Record::new(data, expires_at),
-            version: Version::new(row.data),
-        }))
+        self.engine.load(key, now).await
     }
-
     async fn create(&self, record: &Record, now: OffsetDateTime) -> Result<Saved, StoreError> {
-        let data = self.shared.codec.encode(&record.data, now);
-        for _ in 0..CREATE_ATTEMPTS {
-            let key = key::generate_key();
-            let inserted = dispatch!(
-                &self.shared.backend,
-                b => b.insert(&key, &data, record.expires_at).await
-            )
-            .map_err(from_sqlx)?;
-            if inserted {
-                return Ok(Saved {
-                    cookie_value: key,
-                    version: Version::new(data),
-                });
-            }
-        }
-        Err(StoreError::Backend(Box::new(NoFreeKey {
-            attempts: CREATE_ATTEMPTS,
-        })))
+        self.engine.create(record, now).await
     }
-
     async fn save(
         &self,
         key: &str,
@@ -304,86 +228,34 @@ impl SessionStore for DbStore {
         expected: &Version,
         now: OffsetDateTime,
     ) -> Result<SaveOutcome, StoreError> {
-        if !key::is_valid_key(key) {
-            return Ok(SaveOutcome::Gone);
-        }
-        let data = self.shared.codec.encode(&record.data, now);
-        let written = dispatch!(
-            &self.shared.backend,
-            b => b.update_if(key, &data, record.expires_at, expected.as_bytes(), now).await
-        )?;
-        if written {
-            return Ok(SaveOutcome::Saved(Saved {
-                cookie_value: key.to_owned(),
-                version: Version::new(data),
-            }));
-        }
-        // Only on the rare miss: was it a newer version, or no live row?
-        let live =
-            dispatch!(&self.shared.backend, b => b.is_live(key, now).await).map_err(from_sqlx)?;
-        Ok(if live {
-            SaveOutcome::Conflict
-        } else {
-            SaveOutcome::Gone
-        })
+        self.engine.save(key, record, expected, now).await
     }
-
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        if !key::is_valid_key(key) {
-            return Ok(());
-        }
-        dispatch!(&self.shared.backend, b => b.delete(key).await).map_err(from_sqlx)
+        self.engine.delete(key).await
     }
-
-    /// One `DELETE … WHERE session_key = ? AND session_data = ?`: no save can
-    /// land between the comparison and the delete. When it deletes nothing,
-    /// a live row means a newer version (`false`); none means gone (`true`).
     async fn delete_if(
         &self,
         key: &str,
         expected: &Version,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        if !key::is_valid_key(key) {
-            return Ok(true);
-        }
-        let deleted = dispatch!(
-            &self.shared.backend,
-            b => b.delete_if(key, expected.as_bytes()).await
-        )
-        .map_err(from_sqlx)?;
-        if deleted {
-            return Ok(true);
-        }
-        let live =
-            dispatch!(&self.shared.backend, b => b.is_live(key, now).await).map_err(from_sqlx)?;
-        Ok(!live)
+        self.engine.delete_if(key, expected, now).await
     }
-
     async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        let mut total = 0;
-        loop {
-            let deleted = dispatch!(
-                &self.shared.backend,
-                b => b.clear_expired_batch(now, CLEAR_BATCH).await
-            )
-            .map_err(from_sqlx)?;
-            total += deleted;
-            if deleted < u64::from(CLEAR_BATCH) {
-                return Ok(total);
-            }
-        }
+        self.engine.clear_expired(now).await
     }
-
     async fn touch(
         &self,
         key: &str,
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        if !key::is_valid_key(key) {
-            return Ok(false);
-        }
-        dispatch!(&self.shared.backend, b => b.touch(key, expires_at, now).await).map_err(from_sqlx)
+        self.engine.touch(key, expires_at, now).await
+    }
+    fn saves_can_conflict(&self) -> bool {
+        self.engine.saves_can_conflict()
+    }
+    fn attach(&self, config: &SessionConfig) {
+        self.engine.attach(config);
     }
 }

@@ -21,14 +21,14 @@ use sqlx::{ConnectOptions, Connection, Executor, Row};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::error::StoreError;
-use crate::signing::Codec;
 
+use super::backend::{DbBackend, Statements, StoredRow};
 use super::datetime::naive_utc;
 use super::ddl::{self, Table};
 use super::error::from_sqlx;
 use super::mysql_batch::MySqlFlush;
 use super::save_batch::Batcher;
-use super::{Backend, DbOptions, DbStore, StoredRow};
+use super::DbPool;
 
 /// How long a caller waits for a pooled connection (including opening one):
 /// short, so a dead server turns into a 503 within seconds, not sqlx's 30 s.
@@ -44,128 +44,39 @@ const STATEMENT_SECS: u32 = 5;
 /// MySQL's `ER_NO_SUCH_TABLE`.
 const NO_SUCH_TABLE: u16 = 1146;
 
-impl DbStore {
-    /// Connects to the MySQL or MariaDB database at `url`
-    /// (`mysql://user:password@host:port/database`) with a pool of our own,
-    /// and creates Django's `django_session` table if it is missing.
-    ///
-    /// The pool keeps sqlx's defaults (10 connections) except: a 3 s acquire
-    /// timeout, so a dead server answers 503 within seconds; a health ping
-    /// only for a connection idle for over 30 s instead of before every
-    /// query; and the session `time_zone` pinned to `+00:00` whatever the URL
-    /// says, as Django's `USE_TZ=True` expects. Each connection waits at most
-    /// 3 s for a row lock (`innodb_lock_wait_timeout`) and runs a statement
-    /// for at most 5 s (`max_statement_time` on MariaDB, `max_execution_time`
-    /// for reads on MySQL), so a locked or slow row answers 503 within
-    /// seconds instead of holding a request and a connection. sqlx's
-    /// statement logging is off: its DEBUG and slow-statement WARN lines
-    /// would show each statement's text.
-    ///
-    /// Saves that queue up while earlier ones are running (at most half the
-    /// pool's connections write at once) go to the server together, as one
-    /// transaction: two round trips and one commit for all, each save keeping
-    /// its own compare-and-set outcome, every value a bound parameter. A lone save goes
-    /// at once. The batching runs in a task on the Tokio runtime that opened
-    /// the store.
-    pub async fn mysql(url: &str, codec: Codec) -> Result<Self, StoreError> {
-        Self::mysql_with(url, codec, DbOptions::new()).await
-    }
-
-    /// [`mysql`](Self::mysql) with options (e.g. another table).
-    pub async fn mysql_with(
-        url: &str,
-        codec: Codec,
-        options: DbOptions,
-    ) -> Result<Self, StoreError> {
-        let table = Table::new(&options.table)?;
-        let backend = MySqlBackend::connect(url, &table).await?;
-        Ok(Self::new(Backend::MySql(backend), codec, table))
-    }
-
-    /// Uses an existing pool as it is configured (its size, timeouts and
-    /// session settings stay the caller's), creating the table if it is
-    /// missing. `expire_date` values are bound as naive UTC `DATETIME`s,
-    /// which the session `time_zone` never shifts.
-    ///
-    /// Session keys and data are always bound parameters, never statement
-    /// text. Still, consider what [`mysql`](Self::mysql) sets up on its own
-    /// pool: `disable_statement_logging()` on the connect options, and short
-    /// `innodb_lock_wait_timeout` / `max_statement_time` in `after_connect`.
-    pub async fn from_mysql_pool(pool: MySqlPool, codec: Codec) -> Result<Self, StoreError> {
-        Self::from_mysql_pool_with(pool, codec, DbOptions::new()).await
-    }
-
-    /// [`from_mysql_pool`](Self::from_mysql_pool) with options.
-    pub async fn from_mysql_pool_with(
-        pool: MySqlPool,
-        codec: Codec,
-        options: DbOptions,
-    ) -> Result<Self, StoreError> {
-        let table = Table::new(&options.table)?;
-        let backend = MySqlBackend::with_pool(pool, &table).await?;
-        Ok(Self::new(Backend::MySql(backend), codec, table))
-    }
-
-    /// The MySQL pool, when this store is on MySQL or MariaDB (for tools
-    /// such as the CLI's `stats`).
-    pub fn mysql_pool(&self) -> Option<&MySqlPool> {
-        match &self.shared.backend {
-            Backend::MySql(b) => Some(&b.pool),
-            #[allow(unreachable_patterns)]
-            _ => None,
-        }
-    }
-}
-
-/// The SQL for one table, built once: identifiers cannot be bound.
-#[derive(Debug)]
-struct Statements {
-    load: String,
-    insert: String,
-    update: String,
-    is_live: String,
-    delete: String,
-    delete_if: String,
-    clear_batch: String,
-    touch: String,
-}
-
-impl Statements {
-    fn new(table: &Table) -> Self {
-        let t = table.backticked();
-        Self {
-            load: format!(
-                "SELECT CAST(session_data AS BINARY), expire_date FROM {t} \
-                 WHERE session_key = ? AND expire_date > ?"
-            ),
-            insert: format!(
-                "INSERT INTO {t} (session_key, session_data, expire_date) VALUES (?, ?, ?)"
-            ),
-            // InnoDB evaluates an UPDATE's WHERE on the latest committed row,
-            // after any concurrent writer's lock is released: a stale
-            // `session_data` matches nothing, which is the compare-and-set.
-            update: format!(
-                "UPDATE {t} SET session_data = ?, expire_date = ? \
-                 WHERE session_key = ? AND CAST(session_data AS BINARY) = ? \
-                 AND expire_date > ?"
-            ),
-            is_live: format!("SELECT 1 FROM {t} WHERE session_key = ? AND expire_date > ?"),
-            delete: format!("DELETE FROM {t} WHERE session_key = ?"),
-            delete_if: format!(
-                "DELETE FROM {t} WHERE session_key = ? AND CAST(session_data AS BINARY) = ?"
-            ),
-            // Strict `<` as Django's clear_expired.
-            clear_batch: format!("DELETE FROM {t} WHERE expire_date < ? LIMIT ?"),
-            touch: format!(
-                "UPDATE {t} SET expire_date = ? WHERE session_key = ? AND expire_date > ?"
-            ),
-        }
+/// This database's SQL for `table`.
+fn statements(table: &Table) -> Statements {
+    let t = table.backticked();
+    Statements {
+        load: format!(
+            "SELECT CAST(session_data AS BINARY), expire_date FROM {t} \
+             WHERE session_key = ? AND expire_date > ?"
+        ),
+        insert: format!(
+            "INSERT INTO {t} (session_key, session_data, expire_date) VALUES (?, ?, ?)"
+        ),
+        // InnoDB evaluates an UPDATE's WHERE on the latest committed row,
+        // after any concurrent writer's lock is released: a stale
+        // `session_data` matches nothing, which is the compare-and-set.
+        update: format!(
+            "UPDATE {t} SET session_data = ?, expire_date = ? \
+             WHERE session_key = ? AND CAST(session_data AS BINARY) = ? \
+             AND expire_date > ?"
+        ),
+        is_live: format!("SELECT 1 FROM {t} WHERE session_key = ? AND expire_date > ?"),
+        delete: format!("DELETE FROM {t} WHERE session_key = ?"),
+        delete_if: format!(
+            "DELETE FROM {t} WHERE session_key = ? AND CAST(session_data AS BINARY) = ?"
+        ),
+        // Strict `<` as Django's clear_expired.
+        clear_batch: format!("DELETE FROM {t} WHERE expire_date < ? LIMIT ?"),
+        touch: format!("UPDATE {t} SET expire_date = ? WHERE session_key = ? AND expire_date > ?"),
     }
 }
 
 /// A MySQL pool and the statements for one session table.
 #[derive(Debug)]
-pub(crate) struct MySqlBackend {
+pub(super) struct MySqlBackend {
     pool: MySqlPool,
     sql: Statements,
     /// Compare-and-set saves, grouped into one transaction when they queue up.
@@ -174,7 +85,7 @@ pub(crate) struct MySqlBackend {
 
 impl MySqlBackend {
     /// Opens a pool of our own on `url`.
-    async fn connect(url: &str, table: &Table) -> Result<Self, StoreError> {
+    pub(super) async fn connect(url: &str, table: &Table) -> Result<Self, StoreError> {
         let options = MySqlConnectOptions::from_str(url).map_err(|_| {
             // The URL stays out of the message: it may carry a password.
             StoreError::Config("invalid MySQL database URL".to_owned())
@@ -209,15 +120,23 @@ impl MySqlBackend {
     }
 
     /// Uses the caller's pool as configured.
-    async fn with_pool(pool: MySqlPool, table: &Table) -> Result<Self, StoreError> {
+    pub(super) async fn with_pool(pool: MySqlPool, table: &Table) -> Result<Self, StoreError> {
         ensure_table(&pool, table).await?;
-        let sql = Statements::new(table);
+        let sql = statements(table);
         let flush = MySqlFlush::new(pool.clone(), sql.update.clone());
         let saves = Batcher::spawn(flush, pool.options().get_max_connections());
         Ok(Self { pool, sql, saves })
     }
+}
 
-    pub(crate) async fn fetch_live(
+impl DbBackend for MySqlBackend {
+    const NAME: &'static str = "mysql";
+
+    fn pool(&self) -> DbPool {
+        DbPool::MySql(self.pool.clone())
+    }
+
+    async fn fetch_live(
         &self,
         key: &str,
         now: OffsetDateTime,
@@ -239,7 +158,7 @@ impl MySqlBackend {
     }
 
     /// Inserts a new row; `Ok(false)` when the key is already taken.
-    pub(crate) async fn insert(
+    async fn insert(
         &self,
         key: &str,
         data: &str,
@@ -259,7 +178,7 @@ impl MySqlBackend {
     }
 
     /// Writes the row only if it is live and still holds `expected`.
-    pub(crate) async fn update_if(
+    async fn update_if(
         &self,
         key: &str,
         data: &str,
@@ -272,11 +191,7 @@ impl MySqlBackend {
             .await
     }
 
-    pub(crate) async fn is_live(
-        &self,
-        key: &str,
-        now: OffsetDateTime,
-    ) -> Result<bool, sqlx::Error> {
+    async fn is_live(&self, key: &str, now: OffsetDateTime) -> Result<bool, sqlx::Error> {
         let row = sqlx::query(&self.sql.is_live)
             .bind(key)
             .bind(naive_utc(now))
@@ -285,7 +200,7 @@ impl MySqlBackend {
         Ok(row.is_some())
     }
 
-    pub(crate) async fn delete(&self, key: &str) -> Result<(), sqlx::Error> {
+    async fn delete(&self, key: &str) -> Result<(), sqlx::Error> {
         sqlx::query(&self.sql.delete)
             .bind(key)
             .execute(&self.pool)
@@ -294,7 +209,7 @@ impl MySqlBackend {
     }
 
     /// Deletes the row only if it holds `expected`; whether it did.
-    pub(crate) async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool, sqlx::Error> {
+    async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(&self.sql.delete_if)
             .bind(key)
             .bind(expected)
@@ -304,7 +219,7 @@ impl MySqlBackend {
     }
 
     /// Deletes up to `limit` expired rows; returns how many went.
-    pub(crate) async fn clear_expired_batch(
+    async fn clear_expired_batch(
         &self,
         now: OffsetDateTime,
         limit: u32,
@@ -317,7 +232,7 @@ impl MySqlBackend {
         Ok(done.rows_affected())
     }
 
-    pub(crate) async fn touch(
+    async fn touch(
         &self,
         key: &str,
         expires_at: OffsetDateTime,

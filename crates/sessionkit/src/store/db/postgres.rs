@@ -11,14 +11,14 @@ use sqlx::{ConnectOptions, Connection, Row};
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
-use crate::signing::Codec;
 
+use super::backend::{DbBackend, Statements, StoredRow};
 use super::datetime::micros;
 use super::ddl::{self, Table};
 use super::error::from_sqlx;
-use super::postgres_batch::PgFlush;
+use super::postgres_batch::{as_text, PgFlush};
 use super::save_batch::Batcher;
-use super::{Backend, DbOptions, DbStore, StoredRow};
+use super::DbPool;
 
 /// How long a caller waits for a pooled connection (including opening one):
 /// short, so a dead server turns into a 503 within seconds, not sqlx's 30 s.
@@ -30,130 +30,47 @@ const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
 /// locked or slow row answers 503 within seconds.
 const LIMITS: [(&str, &str); 2] = [("lock_timeout", "3s"), ("statement_timeout", "5s")];
 
-impl DbStore {
-    /// Connects to the PostgreSQL database at `url`
-    /// (`postgres://user:password@host:port/database`) with a pool of our own,
-    /// and creates Django's `django_session` table and its indexes if the
-    /// table is missing.
-    ///
-    /// The pool keeps sqlx's defaults (10 connections) except: a 3 s acquire
-    /// timeout, so a dead server answers 503 within seconds; and a health
-    /// ping only for a connection idle for over 30 s instead of before every
-    /// query. `application_name` is `sessionkit` unless the URL sets one.
-    /// Each connection has `lock_timeout` 3 s and `statement_timeout` 5 s
-    /// (unless the URL's `options` set them), so a locked or slow row answers
-    /// 503 within seconds instead of holding a request and a connection.
-    /// sqlx's statement logging is off: its DEBUG and slow-statement WARN
-    /// lines would show each statement's text.
-    ///
-    /// Saves that queue up while earlier ones are running (at most half the
-    /// pool's connections write at once) go to the server together, as one
-    /// statement: one commit and one WAL flush for all, each save keeping its
-    /// own compare-and-set outcome. A lone save goes at once. The batching
-    /// runs in a task on the Tokio runtime that opened the store.
-    pub async fn postgres(url: &str, codec: Codec) -> Result<Self, StoreError> {
-        Self::postgres_with(url, codec, DbOptions::new()).await
-    }
-
-    /// [`postgres`](Self::postgres) with options (e.g. another table).
-    pub async fn postgres_with(
-        url: &str,
-        codec: Codec,
-        options: DbOptions,
-    ) -> Result<Self, StoreError> {
-        let table = Table::new(&options.table)?;
-        let backend = PgBackend::connect(url, &table).await?;
-        Ok(Self::new(Backend::Postgres(backend), codec, table))
-    }
-
-    /// Uses an existing pool as it is configured (its size and timeouts stay
-    /// the caller's), creating the table if it is missing.
-    ///
-    /// Session keys and data are always bound parameters, never statement
-    /// text. Still, consider what [`postgres`](Self::postgres) sets up on its
-    /// own pool: `disable_statement_logging()` on the connect options, and
-    /// `lock_timeout` / `statement_timeout` through their `options`.
-    pub async fn from_postgres_pool(pool: PgPool, codec: Codec) -> Result<Self, StoreError> {
-        Self::from_postgres_pool_with(pool, codec, DbOptions::new()).await
-    }
-
-    /// [`from_postgres_pool`](Self::from_postgres_pool) with options.
-    pub async fn from_postgres_pool_with(
-        pool: PgPool,
-        codec: Codec,
-        options: DbOptions,
-    ) -> Result<Self, StoreError> {
-        let table = Table::new(&options.table)?;
-        let backend = PgBackend::with_pool(pool, &table).await?;
-        Ok(Self::new(Backend::Postgres(backend), codec, table))
-    }
-
-    /// The PostgreSQL pool, when this store is on PostgreSQL (for tools such
-    /// as the CLI's `stats`).
-    pub fn postgres_pool(&self) -> Option<&PgPool> {
-        match &self.shared.backend {
-            Backend::Postgres(b) => Some(&b.pool),
-            #[allow(unreachable_patterns)]
-            _ => None,
-        }
-    }
-}
-
-/// The SQL for one table, built once: identifiers cannot be bound.
-#[derive(Debug)]
-struct Statements {
-    load: String,
-    insert: String,
-    update: String,
-    is_live: String,
-    delete: String,
-    delete_if: String,
-    clear_batch: String,
-    touch: String,
-}
-
-impl Statements {
-    fn new(table: &Table) -> Self {
-        let t = table.quoted();
-        Self {
-            load: format!(
-                "SELECT session_data, expire_date FROM {t} \
-                 WHERE session_key = $1 AND expire_date > $2"
-            ),
-            // A taken key is a normal outcome (retry with another), not an
-            // error for the server log.
-            insert: format!(
-                "INSERT INTO {t} (session_key, session_data, expire_date) VALUES ($1, $2, $3) \
-                 ON CONFLICT DO NOTHING"
-            ),
-            // Under READ COMMITTED a concurrent writer's UPDATE makes this one
-            // wait, then re-check the WHERE against the new row: a stale
-            // `session_data` matches nothing, which is the compare-and-set.
-            update: format!(
-                "UPDATE {t} SET session_data = $1, expire_date = $2 \
-                 WHERE session_key = $3 AND session_data = $4 AND expire_date > $5"
-            ),
-            is_live: format!("SELECT 1 FROM {t} WHERE session_key = $1 AND expire_date > $2"),
-            delete: format!("DELETE FROM {t} WHERE session_key = $1"),
-            delete_if: format!("DELETE FROM {t} WHERE session_key = $1 AND session_data = $2"),
-            // Strict `<` as Django's clear_expired. The outer condition is
-            // re-checked on a row changed since the subquery read it, so a
-            // row made live meanwhile is never deleted.
-            clear_batch: format!(
-                "DELETE FROM {t} WHERE session_key IN \
-                 (SELECT session_key FROM {t} WHERE expire_date < $1 LIMIT $2) \
-                 AND expire_date < $1"
-            ),
-            touch: format!(
-                "UPDATE {t} SET expire_date = $1 WHERE session_key = $2 AND expire_date > $3"
-            ),
-        }
+/// This database's SQL for `table`.
+fn statements(table: &Table) -> Statements {
+    let t = table.quoted();
+    Statements {
+        load: format!(
+            "SELECT session_data, expire_date FROM {t} \
+             WHERE session_key = $1 AND expire_date > $2"
+        ),
+        // A taken key is a normal outcome (retry with another), not an
+        // error for the server log.
+        insert: format!(
+            "INSERT INTO {t} (session_key, session_data, expire_date) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING"
+        ),
+        // Under READ COMMITTED a concurrent writer's UPDATE makes this one
+        // wait, then re-check the WHERE against the new row: a stale
+        // `session_data` matches nothing, which is the compare-and-set.
+        update: format!(
+            "UPDATE {t} SET session_data = $1, expire_date = $2 \
+             WHERE session_key = $3 AND session_data = $4 AND expire_date > $5"
+        ),
+        is_live: format!("SELECT 1 FROM {t} WHERE session_key = $1 AND expire_date > $2"),
+        delete: format!("DELETE FROM {t} WHERE session_key = $1"),
+        delete_if: format!("DELETE FROM {t} WHERE session_key = $1 AND session_data = $2"),
+        // Strict `<` as Django's clear_expired. The outer condition is
+        // re-checked on a row changed since the subquery read it, so a
+        // row made live meanwhile is never deleted.
+        clear_batch: format!(
+            "DELETE FROM {t} WHERE session_key IN \
+             (SELECT session_key FROM {t} WHERE expire_date < $1 LIMIT $2) \
+             AND expire_date < $1"
+        ),
+        touch: format!(
+            "UPDATE {t} SET expire_date = $1 WHERE session_key = $2 AND expire_date > $3"
+        ),
     }
 }
 
 /// A PostgreSQL pool and the statements for one session table.
 #[derive(Debug)]
-pub(crate) struct PgBackend {
+pub(super) struct PgBackend {
     pool: PgPool,
     sql: Statements,
     /// Compare-and-set saves, grouped into one statement when they queue up.
@@ -162,7 +79,7 @@ pub(crate) struct PgBackend {
 
 impl PgBackend {
     /// Opens a pool of our own on `url`.
-    async fn connect(url: &str, table: &Table) -> Result<Self, StoreError> {
+    pub(super) async fn connect(url: &str, table: &Table) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url).map_err(|_| {
             // The URL stays out of the message: it may carry a password.
             StoreError::Config("invalid PostgreSQL database URL".to_owned())
@@ -198,15 +115,23 @@ impl PgBackend {
     }
 
     /// Uses the caller's pool as configured.
-    async fn with_pool(pool: PgPool, table: &Table) -> Result<Self, StoreError> {
+    pub(super) async fn with_pool(pool: PgPool, table: &Table) -> Result<Self, StoreError> {
         ensure_table(&pool, table).await?;
-        let sql = Statements::new(table);
+        let sql = statements(table);
         let flush = PgFlush::new(pool.clone(), table, sql.update.clone());
         let saves = Batcher::spawn(flush, pool.options().get_max_connections());
         Ok(Self { pool, sql, saves })
     }
+}
 
-    pub(crate) async fn fetch_live(
+impl DbBackend for PgBackend {
+    const NAME: &'static str = "postgres";
+
+    fn pool(&self) -> DbPool {
+        DbPool::Postgres(self.pool.clone())
+    }
+
+    async fn fetch_live(
         &self,
         key: &str,
         now: OffsetDateTime,
@@ -229,7 +154,7 @@ impl PgBackend {
     }
 
     /// Inserts a new row; `Ok(false)` when the key is already taken.
-    pub(crate) async fn insert(
+    async fn insert(
         &self,
         key: &str,
         data: &str,
@@ -245,7 +170,7 @@ impl PgBackend {
     }
 
     /// Writes the row only if it is live and still holds `expected`.
-    pub(crate) async fn update_if(
+    async fn update_if(
         &self,
         key: &str,
         data: &str,
@@ -253,18 +178,15 @@ impl PgBackend {
         expected: &[u8],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        // A version a `text` column cannot hold is reported not written by
-        // the flush, in the batch or alone.
+        // An expected version that is not valid UTF-8, or holds a NUL, can
+        // never be in a `text` column: the flush (batched or alone) answers
+        // "not written" for it rather than sending it.
         self.saves
             .update_if(key, data, micros(expires_at), expected, micros(now))
             .await
     }
 
-    pub(crate) async fn is_live(
-        &self,
-        key: &str,
-        now: OffsetDateTime,
-    ) -> Result<bool, sqlx::Error> {
+    async fn is_live(&self, key: &str, now: OffsetDateTime) -> Result<bool, sqlx::Error> {
         let row = sqlx::query(&self.sql.is_live)
             .bind(key)
             .bind(micros(now))
@@ -273,7 +195,7 @@ impl PgBackend {
         Ok(row.is_some())
     }
 
-    pub(crate) async fn delete(&self, key: &str) -> Result<(), sqlx::Error> {
+    async fn delete(&self, key: &str) -> Result<(), sqlx::Error> {
         sqlx::query(&self.sql.delete)
             .bind(key)
             .execute(&self.pool)
@@ -282,12 +204,11 @@ impl PgBackend {
     }
 
     /// Deletes the row only if it holds `expected`; whether it did.
-    pub(crate) async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool, sqlx::Error> {
-        // A version a `text` column cannot hold is not what the row holds.
-        let Some(expected) = std::str::from_utf8(expected)
-            .ok()
-            .filter(|e| !e.contains('\0'))
-        else {
+    async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool, sqlx::Error> {
+        // An expected version that is not valid UTF-8, or holds a NUL, can
+        // never be in a `text` column: the row cannot hold it, so nothing is
+        // deleted (and PostgreSQL is spared a value it would refuse).
+        let Some(expected) = as_text(expected) else {
             return Ok(false);
         };
         let done = sqlx::query(&self.sql.delete_if)
@@ -299,7 +220,7 @@ impl PgBackend {
     }
 
     /// Deletes up to `limit` expired rows; returns how many went.
-    pub(crate) async fn clear_expired_batch(
+    async fn clear_expired_batch(
         &self,
         now: OffsetDateTime,
         limit: u32,
@@ -312,7 +233,7 @@ impl PgBackend {
         Ok(done.rows_affected())
     }
 
-    pub(crate) async fn touch(
+    async fn touch(
         &self,
         key: &str,
         expires_at: OffsetDateTime,

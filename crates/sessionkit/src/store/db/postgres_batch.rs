@@ -53,7 +53,7 @@ fn batch_statement(table: &Table) -> String {
 
 /// A `text` column holds neither invalid UTF-8 nor NUL: such a version
 /// cannot be what is stored, and binding it would be a query error.
-fn as_text(expected: &[u8]) -> Option<&str> {
+pub(super) fn as_text(expected: &[u8]) -> Option<&str> {
     std::str::from_utf8(expected)
         .ok()
         .filter(|e| !e.contains('\0'))

@@ -12,136 +12,59 @@ use sqlx::{ConnectOptions, Row};
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
-use crate::signing::Codec;
 
+use super::backend::{DbBackend, Statements, StoredRow};
 use super::datetime;
 use super::ddl::{self, Table};
 use super::error::from_sqlx;
 use super::sqlite_writer::{self, Arg, Writer};
-use super::{Backend, DbOptions, DbStore, StoredRow};
+use super::DbPool;
 
 /// How long a statement waits for another connection's write lock.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a caller waits for a free pooled connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
-impl DbStore {
-    /// Opens the SQLite database at `url` (`sqlite://path`, created when
-    /// missing unless the URL sets `mode=`), in WAL mode with
-    /// `synchronous=NORMAL` and a 5 s busy timeout, and creates Django's
-    /// `django_session` table if it is missing. A database file created here
-    /// is readable and writable by its owner only (mode 0600 whatever the
-    /// umask: sessions are credentials), and so are the WAL files SQLite
-    /// makes beside it. sqlx's statement logging is off.
-    ///
-    /// Reads share a pool; writes go through one connection of the store's
-    /// own, and writes that queue up meanwhile are committed together (each
-    /// keeps its own outcome). That connection lives in a task on the Tokio
-    /// runtime that opened the store. Another process (Django, say) writing
-    /// the same file waits its turn through the busy timeout.
-    pub async fn sqlite(url: &str, codec: Codec) -> Result<Self, StoreError> {
-        Self::sqlite_with(url, codec, DbOptions::new()).await
-    }
-
-    /// [`sqlite`](Self::sqlite) with options (e.g. another table).
-    pub async fn sqlite_with(
-        url: &str,
-        codec: Codec,
-        options: DbOptions,
-    ) -> Result<Self, StoreError> {
-        let table = Table::new(&options.table)?;
-        let backend = SqliteBackend::connect(url, &table).await?;
-        Ok(Self::new(Backend::Sqlite(backend), codec, table))
-    }
-
-    /// Uses an existing pool as it is configured (its size, timeouts and
-    /// pragmas stay the caller's), creating the table if it is missing.
-    /// Keys and data are always bound parameters, never statement text;
-    /// [`sqlite`](Self::sqlite) also turns sqlx's statement logging off
-    /// (`disable_statement_logging()` on the connect options).
-    pub async fn from_sqlite_pool(
-        pool: sqlx::SqlitePool,
-        codec: Codec,
-    ) -> Result<Self, StoreError> {
-        Self::from_sqlite_pool_with(pool, codec, DbOptions::new()).await
-    }
-
-    /// [`from_sqlite_pool`](Self::from_sqlite_pool) with options.
-    pub async fn from_sqlite_pool_with(
-        pool: sqlx::SqlitePool,
-        codec: Codec,
-        options: DbOptions,
-    ) -> Result<Self, StoreError> {
-        let table = Table::new(&options.table)?;
-        let backend = SqliteBackend::with_pool(pool, &table).await?;
-        Ok(Self::new(Backend::Sqlite(backend), codec, table))
-    }
-
-    /// The SQLite pool, when this store is on SQLite (for tools such as the
-    /// CLI's `stats`).
-    pub fn sqlite_pool(&self) -> Option<&sqlx::SqlitePool> {
-        match &self.shared.backend {
-            Backend::Sqlite(b) => Some(b.pool()),
-            #[allow(unreachable_patterns)]
-            _ => None,
-        }
-    }
-}
-
-/// The SQL for one table, built once: identifiers cannot be bound.
-#[derive(Debug)]
-struct Statements {
-    load: String,
-    insert: String,
-    update: String,
-    is_live: String,
-    delete: String,
-    delete_if: String,
-    clear_batch: String,
-    touch: String,
-}
-
-impl Statements {
-    fn new(table: &Table) -> Self {
-        let t = table.quoted();
-        Self {
-            // `expire_date` is compared as TEXT, exactly as Django does; the
-            // text form keeps string order equal to time order.
-            load: format!(
-                "SELECT session_data, expire_date FROM {t} \
-                 WHERE session_key = ?1 AND expire_date > ?2"
-            ),
-            insert: format!(
-                "INSERT INTO {t} (session_key, session_data, expire_date) VALUES (?1, ?2, ?3)"
-            ),
-            // The version is the stored bytes; comparing as BLOB matches them
-            // whatever storage class a foreign writer used.
-            update: format!(
-                "UPDATE {t} SET session_data = ?1, expire_date = ?2 \
-                 WHERE session_key = ?3 AND CAST(session_data AS BLOB) = ?4 \
-                 AND expire_date > ?5"
-            ),
-            is_live: format!("SELECT 1 FROM {t} WHERE session_key = ?1 AND expire_date > ?2"),
-            delete: format!("DELETE FROM {t} WHERE session_key = ?1"),
-            delete_if: format!(
-                "DELETE FROM {t} WHERE session_key = ?1 AND CAST(session_data AS BLOB) = ?2"
-            ),
-            // Strict `<` as Django's clear_expired: a row expiring exactly now
-            // is neither loadable nor deleted.
-            clear_batch: format!(
-                "DELETE FROM {t} WHERE session_key IN \
-                 (SELECT session_key FROM {t} WHERE expire_date < ?1 LIMIT ?2)"
-            ),
-            touch: format!(
-                "UPDATE {t} SET expire_date = ?1 WHERE session_key = ?2 AND expire_date > ?3"
-            ),
-        }
+/// This database's SQL for `table`.
+fn statements(table: &Table) -> Statements {
+    let t = table.quoted();
+    Statements {
+        // `expire_date` is compared as TEXT, exactly as Django does; the
+        // text form keeps string order equal to time order.
+        load: format!(
+            "SELECT session_data, expire_date FROM {t} \
+             WHERE session_key = ?1 AND expire_date > ?2"
+        ),
+        insert: format!(
+            "INSERT INTO {t} (session_key, session_data, expire_date) VALUES (?1, ?2, ?3)"
+        ),
+        // The version is the stored bytes; comparing as BLOB matches them
+        // whatever storage class a foreign writer used.
+        update: format!(
+            "UPDATE {t} SET session_data = ?1, expire_date = ?2 \
+             WHERE session_key = ?3 AND CAST(session_data AS BLOB) = ?4 \
+             AND expire_date > ?5"
+        ),
+        is_live: format!("SELECT 1 FROM {t} WHERE session_key = ?1 AND expire_date > ?2"),
+        delete: format!("DELETE FROM {t} WHERE session_key = ?1"),
+        delete_if: format!(
+            "DELETE FROM {t} WHERE session_key = ?1 AND CAST(session_data AS BLOB) = ?2"
+        ),
+        // Strict `<` as Django's clear_expired: a row expiring exactly now
+        // is neither loadable nor deleted.
+        clear_batch: format!(
+            "DELETE FROM {t} WHERE session_key IN \
+             (SELECT session_key FROM {t} WHERE expire_date < ?1 LIMIT ?2)"
+        ),
+        touch: format!(
+            "UPDATE {t} SET expire_date = ?1 WHERE session_key = ?2 AND expire_date > ?3"
+        ),
     }
 }
 
 /// An SQLite pool and the statements for one session table.
 #[derive(Debug)]
-pub(crate) struct SqliteBackend {
+pub(super) struct SqliteBackend {
     /// Reads, and writes when there is no `writer`.
     pool: SqlitePool,
     /// Our own databases write through one connection of their own, with
@@ -155,7 +78,7 @@ pub(crate) struct SqliteBackend {
 impl SqliteBackend {
     /// Opens (creating if missing) the database at `url` with a pool of our
     /// own: WAL, `synchronous=NORMAL`, a busy timeout.
-    pub(crate) async fn connect(url: &str, table: &Table) -> Result<Self, StoreError> {
+    pub(super) async fn connect(url: &str, table: &Table) -> Result<Self, StoreError> {
         let mut options = SqliteConnectOptions::from_str(url).map_err(|_| {
             // The URL itself stays out of the message: it may carry a path or
             // parameters the operator does not want in logs.
@@ -196,12 +119,12 @@ impl SqliteBackend {
     }
 
     /// Uses the caller's pool as configured (its limits and pragmas are theirs).
-    pub(crate) async fn with_pool(pool: SqlitePool, table: &Table) -> Result<Self, StoreError> {
+    pub(super) async fn with_pool(pool: SqlitePool, table: &Table) -> Result<Self, StoreError> {
         ensure_table(&pool, table).await?;
         Ok(Self {
             pool,
             writer: None,
-            sql: Statements::new(table),
+            sql: statements(table),
         })
     }
 
@@ -212,12 +135,16 @@ impl SqliteBackend {
             None => sqlite_writer::query(sql, &args).execute(&self.pool).await,
         }
     }
+}
 
-    pub(crate) fn pool(&self) -> &SqlitePool {
-        &self.pool
+impl DbBackend for SqliteBackend {
+    const NAME: &'static str = "sqlite";
+
+    fn pool(&self) -> DbPool {
+        DbPool::Sqlite(self.pool.clone())
     }
 
-    pub(crate) async fn fetch_live(
+    async fn fetch_live(
         &self,
         key: &str,
         now: OffsetDateTime,
@@ -241,7 +168,7 @@ impl SqliteBackend {
     }
 
     /// Inserts a new row; `Ok(false)` when the key is already taken.
-    pub(crate) async fn insert(
+    async fn insert(
         &self,
         key: &str,
         data: &str,
@@ -265,7 +192,7 @@ impl SqliteBackend {
     }
 
     /// Writes the row only if it is live and still holds `expected`.
-    pub(crate) async fn update_if(
+    async fn update_if(
         &self,
         key: &str,
         data: &str,
@@ -289,11 +216,7 @@ impl SqliteBackend {
         Ok(done.rows_affected() > 0)
     }
 
-    pub(crate) async fn is_live(
-        &self,
-        key: &str,
-        now: OffsetDateTime,
-    ) -> Result<bool, sqlx::Error> {
+    async fn is_live(&self, key: &str, now: OffsetDateTime) -> Result<bool, sqlx::Error> {
         let row = sqlx::query(&self.sql.is_live)
             .bind(key)
             .bind(datetime::format(now))
@@ -302,21 +225,21 @@ impl SqliteBackend {
         Ok(row.is_some())
     }
 
-    pub(crate) async fn delete(&self, key: &str) -> Result<(), sqlx::Error> {
+    async fn delete(&self, key: &str) -> Result<(), sqlx::Error> {
         self.write(&self.sql.delete, vec![Arg::Text(key.to_owned())])
             .await?;
         Ok(())
     }
 
     /// Deletes the row only if it holds `expected`; whether it did.
-    pub(crate) async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool, sqlx::Error> {
+    async fn delete_if(&self, key: &str, expected: &[u8]) -> Result<bool, sqlx::Error> {
         let args = vec![Arg::Text(key.to_owned()), Arg::Bytes(expected.to_vec())];
         let done = self.write(&self.sql.delete_if, args).await?;
         Ok(done.rows_affected() > 0)
     }
 
     /// Deletes up to `limit` rows expired at `now`; returns how many went.
-    pub(crate) async fn clear_expired_batch(
+    async fn clear_expired_batch(
         &self,
         now: OffsetDateTime,
         limit: u32,
@@ -330,7 +253,7 @@ impl SqliteBackend {
         Ok(done.rows_affected())
     }
 
-    pub(crate) async fn touch(
+    async fn touch(
         &self,
         key: &str,
         expires_at: OffsetDateTime,
@@ -381,7 +304,7 @@ async fn ensure_table(pool: &SqlitePool, table: &Table) -> Result<(), StoreError
     Ok(())
 }
 
-async fn table_exists(pool: &SqlitePool, table: &Table) -> Result<bool, sqlx::Error> {
+pub(super) async fn table_exists(pool: &SqlitePool, table: &Table) -> Result<bool, sqlx::Error> {
     // SQLite identifiers are case-insensitive, so is this lookup.
     let row = sqlx::query(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
@@ -415,7 +338,7 @@ fn query_pairs(url: &str) -> impl Iterator<Item = (&str, &str)> {
 }
 
 /// Whether the URL's query string sets `mode`.
-fn has_mode_param(url: &str) -> bool {
+pub(super) fn has_mode_param(url: &str) -> bool {
     query_pairs(url).any(|(key, _)| key == "mode")
 }
 
