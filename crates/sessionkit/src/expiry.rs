@@ -21,10 +21,12 @@ pub const EXPIRY_KEY: &str = "_session_expiry";
 /// `_session_expiry`, [`Expiry::After`]) is clamped to this, which keeps
 /// `now ± offset` inside `time`'s ±9999 years for any real clock. No session
 /// needs more, and `SESSION_COOKIE_AGE` is refused beyond it.
+#[doc(hidden)] // Django's arithmetic, for tests and the harness: not an API
 pub const MAX_OFFSET_SECONDS: i64 = 10_000_000_000;
 
 /// `now + offset`, with `offset` clamped to ±[`MAX_OFFSET_SECONDS`] and the
 /// result to `time`'s range: never a panic, whatever the offset.
+#[doc(hidden)] // Django's arithmetic, for tests and the harness: not an API
 pub fn offset_from(now: OffsetDateTime, offset: Duration) -> OffsetDateTime {
     let limit = Duration::seconds(MAX_OFFSET_SECONDS);
     now.saturating_add(offset.clamp(-limit, limit))
@@ -79,6 +81,7 @@ fn truthy(v: &Value) -> bool {
 ///
 /// No expiry → `cookie_age`; a number → that number (not relative to `now`:
 /// Django returns it as is); a date string → `floor(expiry − now)`.
+#[doc(hidden)] // Django's arithmetic, for tests and the harness: not an API
 pub fn expiry_age(expiry: Option<&Value>, now: OffsetDateTime, cookie_age: i64) -> i64 {
     let Some(v) = expiry.filter(|v| truthy(v)) else {
         return cookie_age;
@@ -99,6 +102,7 @@ pub fn expiry_age(expiry: Option<&Value>, now: OffsetDateTime, cookie_age: i64) 
 }
 
 /// Django's `get_expiry_date`: when the session expires if saved at `now`.
+#[doc(hidden)] // Django's arithmetic, for tests and the harness: not an API
 pub fn expiry_date(expiry: Option<&Value>, now: OffsetDateTime, cookie_age: i64) -> OffsetDateTime {
     if let Some(Value::String(s)) = expiry {
         if let Some(at) = parse_isoformat(s) {
@@ -117,6 +121,7 @@ pub fn expiry_date(expiry: Option<&Value>, now: OffsetDateTime, cookie_age: i64)
 }
 
 /// Django's `get_expire_at_browser_close`.
+#[doc(hidden)] // Django's arithmetic, for tests and the harness: not an API
 pub fn expire_at_browser_close(expiry: Option<&Value>, setting: bool) -> bool {
     match expiry {
         None | Some(Value::Null) => setting,
@@ -144,6 +149,7 @@ impl FloorSeconds for Duration {
 
 /// Python's `datetime.isoformat()` for an aware datetime: microseconds omitted
 /// when zero, offset as `+HH:MM` (`+HH:MM:SS` when it has seconds).
+#[doc(hidden)] // Django's arithmetic, for tests and the harness: not an API
 pub fn isoformat(at: OffsetDateTime) -> String {
     let (y, mo, d) = (at.year(), at.month() as u8, at.day());
     let (h, mi, s, us) = (at.hour(), at.minute(), at.second(), at.microsecond());
@@ -165,6 +171,7 @@ pub fn isoformat(at: OffsetDateTime) -> String {
 /// Python's `datetime.fromisoformat` for the shapes Django writes:
 /// `YYYY-MM-DD[T ]HH:MM[:SS[.f{1,6}]][Z|±HH:MM[:SS]]`. A value without an offset
 /// is read as UTC (Django runs with `USE_TZ=True`). `None` for anything else.
+#[doc(hidden)] // Django's arithmetic, for tests and the harness: not an API
 pub fn parse_isoformat(s: &str) -> Option<OffsetDateTime> {
     let b = s.as_bytes();
     if b.len() < 16 || !b.is_ascii() {

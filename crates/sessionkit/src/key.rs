@@ -42,6 +42,7 @@ pub fn is_valid_key(value: &str) -> bool {
 /// A short, non-reversible tag for a key or cookie value, safe to log.
 ///
 /// Keys are credentials: logs get the first 8 hex digits of their SHA-256 only.
+#[doc(hidden)] // tests match log lines with it: not an API
 pub fn log_tag(value: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(value.as_bytes());

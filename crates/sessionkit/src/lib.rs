@@ -73,6 +73,7 @@ pub mod actix;
 pub mod auth;
 pub mod clock;
 pub mod config;
+#[doc(hidden)] // the wire format, for tests and the interop harness: not an API
 pub mod cookie;
 pub mod error;
 pub mod expiry;

@@ -24,9 +24,12 @@ mod store;
 use std::fmt;
 
 pub use error::ConfigError;
+#[doc(hidden)] // the CLI's `check`: not an API
 pub use secret::secret_warnings;
 pub use session::SessionConfig;
-pub use store::{is_valid_table_name, Engine, StoreConfig};
+#[doc(hidden)] // the CLI's table checks: not an API
+pub use store::is_valid_table_name;
+pub use store::{Engine, StoreConfig};
 
 /// The cookie's `SameSite` attribute. Django's `False` (no attribute) is
 /// `Option::None` where this is used.

@@ -75,7 +75,9 @@ mod object;
 mod signer;
 mod zlib;
 
+#[doc(hidden)] // Django's base62 timestamps, for tests: not an API
 pub mod base62;
+#[doc(hidden)] // the JSON writer, for tests and the harness: not an API
 pub mod json;
 pub mod python_json;
 
