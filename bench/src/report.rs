@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use crate::codec::Figures;
 use crate::load::Shape;
-use crate::variants::{Family, Store, Variant};
+use crate::variants::{Family, Variant};
 
 /// One load run's figures.
 #[derive(Clone, Debug)]

@@ -28,7 +28,9 @@ async fn ours(store: Store, url: &str) -> Result<sessionkit::actix::SessionMiddl
     let settings = super::ours::settings(store, url)?;
     let store_config = sessionkit::StoreConfig::from_lookup(|k| settings.get(k).cloned())?;
     let store = sessionkit::store::open(&store_config, &config).await?;
-    Ok(sessionkit::actix::SessionMiddleware::from_arc(store, config))
+    Ok(sessionkit::actix::SessionMiddleware::from_arc(
+        store, config,
+    ))
 }
 
 async fn bare() -> String {
