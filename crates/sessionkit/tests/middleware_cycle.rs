@@ -109,6 +109,9 @@ impl SessionStore for SaveBeforeDelete {
     ) -> Result<bool, StoreError> {
         self.inner.touch(key, expires_at, now).await
     }
+    fn attach(&self, config: &sessionkit::SessionConfig) {
+        self.inner.attach(config)
+    }
 }
 
 async fn put(session: Session) -> &'static str {
