@@ -37,8 +37,8 @@ pub enum StoreError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SessionError {
-    /// The request has no session: the session layer is missing.
-    #[error("no session in this request: did you forget to add `SessionLayer`?")]
+    /// The request has no session: the session layer (or actix middleware) is missing.
+    #[error("no session in this request: did you forget to add `SessionLayer` (tower, axum) or `sessionkit::actix::SessionMiddleware` (actix-web)?")]
     MissingLayer,
     /// The session could not be loaded because its store failed.
     #[error("could not load the session")]

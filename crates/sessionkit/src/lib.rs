@@ -68,6 +68,8 @@
 #[doc(hidden)]
 #[path = "fuzzing/mod.rs"]
 pub mod __fuzz;
+#[cfg(feature = "actix")]
+pub mod actix;
 pub mod auth;
 pub mod clock;
 pub mod config;

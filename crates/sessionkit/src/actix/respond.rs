@@ -1,0 +1,64 @@
+//! The actix adapter's half of the end of a request: the session core
+//! decides ([`Session::finish`]), this maps its [`Outcome`] onto actix-web's
+//! response, whose `http` types (0.2) are not the core's (1): statuses cross
+//! as numbers, headers as bytes.
+
+use actix_web::body::{BoxBody, EitherBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER, SET_COOKIE, VARY};
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+
+use crate::cookie::vary_with_cookie;
+use crate::session::{Outcome, Replacement, Session};
+
+pub(super) async fn finish<B>(
+    session: &Session,
+    had_cookie: bool,
+    mut res: ServiceResponse<EitherBody<B>>,
+) -> ServiceResponse<EitherBody<B>> {
+    // actix-web only builds statuses 100..=999, which `http` 1 accepts too;
+    // anything else is treated as a server error: nothing is saved.
+    let status = http::StatusCode::from_u16(res.status().as_u16())
+        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    match session.finish(had_cookie, status).await {
+        Outcome::Replace(replacement) => res.into_response(replace(replacement)),
+        Outcome::Keep { set_cookie, vary } => {
+            let headers = res.headers_mut();
+            if let Some(h) = set_cookie.and_then(header) {
+                headers.append(SET_COOKIE, h);
+            }
+            if vary {
+                let existing = headers.get_all(VARY).map(|v| v.as_bytes());
+                // Bytes from valid header values joined by ", " are valid
+                // again; should that fail, the handler's Vary stays as is.
+                if let Ok(value) = HeaderValue::from_bytes(&vary_with_cookie(existing)) {
+                    headers.insert(VARY, value);
+                }
+            }
+            res
+        }
+    }
+}
+
+fn replace<B>(r: Replacement) -> HttpResponse<EitherBody<B>> {
+    let status = StatusCode::from_u16(r.status.as_u16()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let mut res = HttpResponse::with_body(status, BoxBody::new(r.body));
+    let headers = res.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    if let Some(after) = r.retry_after {
+        headers.insert(RETRY_AFTER, HeaderValue::from_static(after));
+    }
+    res.map_body(|_, body| EitherBody::right(body))
+}
+
+fn header(value: String) -> Option<HeaderValue> {
+    // Cookie values we write are ASCII by construction; a config with odd
+    // characters in the domain or path must not panic the request.
+    HeaderValue::try_from(value)
+        .map_err(|_| tracing::error!("session cookie header is not a valid header value; check SESSION_COOKIE_DOMAIN/PATH/NAME"))
+        .ok()
+}
