@@ -41,7 +41,9 @@ pub(crate) mod cached_db;
 pub(crate) mod db;
 #[cfg(feature = "memory")]
 pub(crate) mod faulty;
-#[cfg(feature = "axum")]
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub(crate) mod app;
+#[cfg(any(feature = "axum", feature = "actix"))]
 pub(crate) mod http;
 pub(crate) mod logs;
 pub(crate) mod proxy;
