@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts every server the tests talk to, on loopback, if it is not already up.
-# Idempotent: developers run it by hand; .ci/run sources it.
+# Idempotent: developers run it by hand; .ci/run runs it (`start`).
+# The start commands are this machine kind's (Debian packages, run as root).
 #   PostgreSQL 5432, MariaDB 3306, Redis 6379 (this machine's own services),
 #   Memcached 11211 (installed if missing), a 3-node Redis Cluster on 7000-7002
 #   (ours, in a temp dir; stop it with `.ci/services.sh stop-cluster`).
@@ -18,7 +19,8 @@ wait_for() { # port name
 
 start_machine_services() {
   if ! up 5432; then
-    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+    # The newest installed cluster version, should there be several.
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n 1)" main start
     wait_for 5432 PostgreSQL
   fi
   if ! up 3306; then

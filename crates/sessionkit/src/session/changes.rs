@@ -22,21 +22,32 @@ pub(crate) enum Change {
     Clear,
 }
 
-/// Why a change could not be replayed on the newer record.
-#[derive(Debug, PartialEq, Eq)]
+/// Why an increment cannot apply to a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AddError {
+    /// The value is not an integer.
+    NotAnInteger,
+    /// The sum leaves `i64`.
+    Overflow,
+}
+
+/// Why a change could not be replayed on the newer record: someone else
+/// stored, under a key this request increments, a value it cannot add to.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum ReplayError {
-    /// Someone else stored a non-integer (or an overflowing one) under a key
-    /// this request increments.
+    #[error("session value {0:?} is no longer an integer")]
     NotAnInteger(String),
+    #[error("session value {0:?} would overflow")]
+    Overflow(String),
 }
 
 /// Adds `by` to an integer JSON value (missing counts as 0).
-pub(crate) fn add(current: Option<&Value>, by: i64) -> Result<i64, ()> {
+pub(crate) fn add(current: Option<&Value>, by: i64) -> Result<i64, AddError> {
     let base = match current {
         None => 0,
-        Some(v) => v.as_i64().ok_or(())?,
+        Some(v) => v.as_i64().ok_or(AddError::NotAnInteger)?,
     };
-    base.checked_add(by).ok_or(())
+    base.checked_add(by).ok_or(AddError::Overflow)
 }
 
 /// Applies `changes` in order to `data` (a freshly loaded record's dict).
@@ -50,7 +61,10 @@ pub(crate) fn replay(data: &mut SessionMap, changes: &[Change]) -> Result<(), Re
                 data.shift_remove(k);
             }
             Change::Increment(k, by) => {
-                let n = add(data.get(k), *by).map_err(|()| ReplayError::NotAnInteger(k.clone()))?;
+                let n = add(data.get(k), *by).map_err(|e| match e {
+                    AddError::NotAnInteger => ReplayError::NotAnInteger(k.clone()),
+                    AddError::Overflow => ReplayError::Overflow(k.clone()),
+                })?;
                 data.insert(k.clone(), Value::from(n));
             }
             Change::Clear => data.clear(),
@@ -113,6 +127,7 @@ mod tests {
         let err = replay(&mut theirs, &[Change::Increment("visit".into(), 1)]).unwrap_err();
         assert_eq!(err, ReplayError::NotAnInteger("visit".into()));
         let mut big = map(json!({"visit": i64::MAX}));
-        assert!(replay(&mut big, &[Change::Increment("visit".into(), 1)]).is_err());
+        let err = replay(&mut big, &[Change::Increment("visit".into(), 1)]).unwrap_err();
+        assert_eq!(err, ReplayError::Overflow("visit".into()));
     }
 }

@@ -150,7 +150,7 @@ fn failed(store_down: StatusCode, e: PersistError) -> Replacement {
             }
         }
         e @ PersistError::Replay(_) => {
-            tracing::error!(error = %e, "could not replay the session changes; nothing applied");
+            tracing::error!(error = %chain(&e), "could not replay the session changes; nothing applied");
             Replacement::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the session changed concurrently",

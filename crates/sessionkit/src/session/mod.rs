@@ -29,11 +29,11 @@ use crate::expiry::{self, Expiry, EXPIRY_KEY};
 use crate::key::log_tag;
 use crate::store::{SessionMap, SessionStore};
 
-use changes::{add, Change};
+use changes::{add, AddError, Change};
 pub(crate) use finish::{Outcome, Replacement};
 pub(crate) use locks::KeyLocks;
 use persist::PersistError;
-use state::{Cycled, State};
+use state::{Cycled, Stage, State};
 
 /// Django's test-cookie key and value.
 const TEST_COOKIE_NAME: &str = "testcookie";
@@ -77,7 +77,7 @@ impl fmt::Debug for Session {
         let st = self.state();
         f.debug_struct("Session")
             .field("has_key", &st.key.is_some())
-            .field("loaded", &st.loaded)
+            .field("loaded", &st.stage.is_loaded())
             .field("accessed", &st.accessed)
             .field("modified", &st.modified)
             .finish_non_exhaustive()
@@ -137,19 +137,19 @@ impl Session {
     /// [`SessionError::Load`] when the store fails: never a silent empty session,
     /// which would log the user out on a blip.
     pub async fn load(&self) -> Result<(), SessionError> {
-        if self.state().loaded {
+        if self.state().stage.is_loaded() {
             return Ok(());
         }
         let _once = self.inner.load_lock.lock().await;
         let key = {
             let mut st = self.state();
-            if st.loaded {
+            if st.stage.is_loaded() {
                 return Ok(());
             }
             match st.key.clone() {
                 Some(k) => k,
                 None => {
-                    st.loaded = true;
+                    st.stage = Stage::Loaded { version: None };
                     st.data.get_or_insert_with(SessionMap::new);
                     return Ok(());
                 }
@@ -165,20 +165,19 @@ impl Session {
             SessionError::Load(e)
         })?;
         let mut st = self.state();
-        let mut data = match loaded {
+        let (mut data, version) = match loaded {
             Some(l) => {
                 // An unusable stored value the engine wants re-issued (a bad
                 // signed cookie): Django marks the session modified.
                 if l.version.must_rewrite() {
                     st.modified = true;
                 }
-                st.version = Some(l.version);
-                l.record.data
+                (l.record.data, Some(l.version))
             }
             None => {
                 // Fixation protection: the key the client sent is never adopted.
                 st.key = None;
-                SessionMap::new()
+                (SessionMap::new(), None)
             }
         };
         // Writes made before the load (through the extensions, without calling
@@ -187,19 +186,20 @@ impl Session {
             tracing::warn!("a change made before the session was loaded no longer applies");
         }
         st.data = Some(data);
-        st.loaded = true;
+        st.stage = Stage::Loaded { version };
         Ok(())
     }
 
-    /// Runs `f` on the dict, marking the session accessed (Django's `_session`).
-    fn read<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+    /// Runs `f` on the state, marking the session accessed (Django's
+    /// `_session`): the one door every read and write goes through.
+    fn access<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         let mut st = self.state();
         st.accessed = true;
         if st.data.is_none() {
             if st.key.is_some() {
                 tracing::warn!("session used before it was loaded: call `Session::load` first; reads see no stored data");
-            } else {
-                st.loaded = true;
+            } else if !st.stage.is_loaded() {
+                st.stage = Stage::Loaded { version: None };
             }
             st.data = Some(SessionMap::new());
         }
@@ -229,7 +229,7 @@ impl Session {
 
     /// The raw JSON value under `key`.
     pub fn get_value(&self, key: &str) -> Option<Value> {
-        self.read(|st| Self::data(st).get(key).cloned())
+        self.access(|st| Self::data(st).get(key).cloned())
     }
 
     /// Stores `value` under `key` (Django's `session[key] = value`).
@@ -253,7 +253,7 @@ impl Session {
     /// Stores a raw JSON value under `key`.
     pub fn insert_value(&self, key: impl Into<String>, value: Value) {
         let key = key.into();
-        self.read(|st| {
+        self.access(|st| {
             Self::data(st).insert(key.clone(), value.clone());
             st.modified = true;
             st.changes.push(Change::Set(key, value));
@@ -262,7 +262,7 @@ impl Session {
 
     /// Removes `key`, returning its value. Removing a missing key changes nothing.
     pub fn remove(&self, key: &str) -> Option<Value> {
-        self.read(|st| {
+        self.access(|st| {
             let old = Self::data(st).shift_remove(key);
             if old.is_some() {
                 st.modified = true;
@@ -290,27 +290,27 @@ impl Session {
 
     /// Whether `key` is in the session.
     pub fn contains(&self, key: &str) -> bool {
-        self.read(|st| Self::data(st).contains_key(key))
+        self.access(|st| Self::data(st).contains_key(key))
     }
 
     /// The keys, in insertion order (`_session_expiry` included, as in Django).
     pub fn keys(&self) -> Vec<String> {
-        self.read(|st| Self::data(st).keys().cloned().collect())
+        self.access(|st| Self::data(st).keys().cloned().collect())
     }
 
     /// How many keys the session holds.
     pub fn len(&self) -> usize {
-        self.read(|st| Self::data(st).len())
+        self.access(|st| Self::data(st).len())
     }
 
     /// Whether the session holds no keys.
     pub fn is_empty(&self) -> bool {
-        self.read(|st| Self::data(st).is_empty())
+        self.access(|st| Self::data(st).is_empty())
     }
 
     /// A copy of the whole dict (Django's `items()`).
     pub fn to_map(&self) -> SessionMap {
-        self.read(|st| Self::data(st).clone())
+        self.access(|st| Self::data(st).clone())
     }
 
     /// Adds `by` to the integer under `key` (missing counts as 0) and returns the
@@ -321,19 +321,15 @@ impl Session {
     /// [`SessionError::NotAnInteger`] or [`SessionError::Overflow`]; the stored
     /// value is left alone.
     pub fn increment(&self, key: &str, by: i64) -> Result<i64, SessionError> {
-        self.read(|st| {
-            let current = Self::data(st).get(key);
-            if current.is_some_and(|v| v.as_i64().is_none()) {
-                return Err(SessionError::NotAnInteger {
-                    key: key.to_owned(),
-                });
-            }
-            let n = add(current, by).map_err(|()| SessionError::Overflow {
-                key: key.to_owned(),
+        self.access(|st| {
+            let key = key.to_owned();
+            let n = add(Self::data(st).get(&key), by).map_err(|e| match e {
+                AddError::NotAnInteger => SessionError::NotAnInteger { key: key.clone() },
+                AddError::Overflow => SessionError::Overflow { key: key.clone() },
             })?;
-            Self::data(st).insert(key.to_owned(), Value::from(n));
+            Self::data(st).insert(key.clone(), Value::from(n));
             st.modified = true;
-            st.changes.push(Change::Increment(key.to_owned(), by));
+            st.changes.push(Change::Increment(key, by));
             Ok(n)
         })
     }
@@ -366,9 +362,7 @@ impl Session {
             st.flushed.push(cycled.key);
         }
         st.data = Some(SessionMap::new());
-        st.loaded = true;
-        st.version = None;
-        st.cycle = false;
+        st.stage = Stage::Loaded { version: None };
         st.changes.clear();
         st.accessed = true;
         st.modified = true;
@@ -380,12 +374,14 @@ impl Session {
     /// the new one exists, and only if nobody saved it meanwhile — a
     /// concurrent save is carried over to the new key first.
     pub fn cycle_key(&self) {
-        self.read(|st| {
-            let version = st.version.take();
+        self.access(|st| {
+            let version = match std::mem::replace(&mut st.stage, Stage::Cycling) {
+                Stage::Loaded { version } => version,
+                Stage::Unloaded | Stage::Cycling => None,
+            };
             if let Some(key) = st.key.take() {
                 st.cycled = Some(Cycled { key, version });
             }
-            st.cycle = true;
             st.modified = true;
         });
     }
@@ -394,7 +390,7 @@ impl Session {
     /// until the response goes out). A credential: never log it.
     pub fn session_key(&self) -> Option<String> {
         let st = self.state();
-        if st.cycle {
+        if matches!(st.stage, Stage::Cycling) {
             None
         } else {
             st.key.clone()
@@ -415,20 +411,20 @@ impl Session {
     /// Seconds until the session expires, from now (Django's `get_expiry_age`).
     pub fn expiry_age(&self) -> i64 {
         let (now, age) = (self.config().now(), self.config().cookie_age);
-        self.read(|st| expiry::expiry_age(Self::data(st).get(EXPIRY_KEY), now, age))
+        self.access(|st| expiry::expiry_age(Self::data(st).get(EXPIRY_KEY), now, age))
     }
 
     /// When the session expires if saved now (Django's `get_expiry_date`).
     pub fn expiry_date(&self) -> OffsetDateTime {
         let (now, age) = (self.config().now(), self.config().cookie_age);
-        self.read(|st| expiry::expiry_date(Self::data(st).get(EXPIRY_KEY), now, age))
+        self.access(|st| expiry::expiry_date(Self::data(st).get(EXPIRY_KEY), now, age))
     }
 
     /// Whether the cookie expires when the browser closes (Django's
     /// `get_expire_at_browser_close`).
     pub fn expire_at_browser_close(&self) -> bool {
         let setting = self.config().expire_at_browser_close;
-        self.read(|st| expiry::expire_at_browser_close(Self::data(st).get(EXPIRY_KEY), setting))
+        self.access(|st| expiry::expire_at_browser_close(Self::data(st).get(EXPIRY_KEY), setting))
     }
 
     /// Sets Django's test cookie value, to check that the browser keeps cookies.

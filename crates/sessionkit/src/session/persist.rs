@@ -7,6 +7,7 @@ use crate::key::log_tag;
 use crate::store::{Record, SaveOutcome, SessionMap, Version};
 
 use super::changes::{replay, ReplayError};
+use super::state::Stage;
 use super::Session;
 
 /// Why a session could not be written.
@@ -23,16 +24,8 @@ pub(crate) enum PersistError {
     #[error("session save kept conflicting")]
     RetriesExhausted,
     /// A concurrent writer left a value this request cannot replay onto.
-    #[error("session value {0:?} changed type concurrently")]
-    Replay(String),
-}
-
-impl From<ReplayError> for PersistError {
-    fn from(e: ReplayError) -> Self {
-        match e {
-            ReplayError::NotAnInteger(k) => PersistError::Replay(k),
-        }
-    }
+    #[error("could not replay this request's changes")]
+    Replay(#[from] ReplayError),
 }
 
 /// What a save does: compare-and-set the loaded record, or write a new one
@@ -60,8 +53,10 @@ impl Session {
         let plan = {
             let st = self.state();
             let data = st.data.clone().unwrap_or_default();
-            match (&st.key, st.cycle, &st.version) {
-                (Some(k), false, Some(v)) => Plan::Update(k.clone(), data, v.clone()),
+            match (&st.key, &st.stage) {
+                (Some(k), Stage::Loaded { version: Some(v) }) => {
+                    Plan::Update(k.clone(), data, v.clone())
+                }
                 _ => Plan::Create(data),
             }
         };
@@ -87,7 +82,9 @@ impl Session {
                 SaveOutcome::Saved(saved) => {
                     let mut st = self.state();
                     st.data = Some(record.data);
-                    st.version = Some(saved.version);
+                    st.stage = Stage::Loaded {
+                        version: Some(saved.version),
+                    };
                     st.changes.clear();
                     return Ok(saved.cookie_value);
                 }
@@ -121,9 +118,9 @@ impl Session {
         let cycled = {
             let mut st = self.state();
             st.key = Some(saved.cookie_value.clone());
-            st.version = Some(saved.version.clone());
-            st.cycle = false;
-            st.loaded = true;
+            st.stage = Stage::Loaded {
+                version: Some(saved.version.clone()),
+            };
             st.cycled.take()
         };
         let cookie_value = match cycled {

@@ -19,7 +19,7 @@ use crate::key::log_tag;
 use crate::store::{SaveOutcome, Saved, Version};
 
 use super::changes::replay;
-use super::state::Cycled;
+use super::state::{Cycled, Stage};
 use super::{PersistError, Session};
 
 impl Session {
@@ -141,7 +141,9 @@ impl Session {
                 SaveOutcome::Saved(saved) => {
                     let mut st = self.state();
                     st.data = Some(record.data);
-                    st.version = Some(saved.version.clone());
+                    st.stage = Stage::Loaded {
+                        version: Some(saved.version.clone()),
+                    };
                     new = saved;
                 }
                 // Nobody else knows the new key yet: either means the store
@@ -163,6 +165,6 @@ impl Session {
         }
         let mut st = self.state();
         st.key = None;
-        st.version = None;
+        st.stage = Stage::Loaded { version: None };
     }
 }

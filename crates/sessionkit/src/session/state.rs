@@ -15,16 +15,12 @@ pub(crate) struct State {
     /// The dict this request sees. `None` until loaded, or set without a load
     /// where Django skips it (no key, `clear`, `flush`).
     pub(crate) data: Option<SessionMap>,
-    /// Whether the store was consulted (or nothing was there to consult).
-    pub(crate) loaded: bool,
-    /// What the next compare-and-set save must find.
-    pub(crate) version: Option<Version>,
+    /// Where the session is between the request's cookie and the save.
+    pub(crate) stage: Stage,
     pub(crate) accessed: bool,
     pub(crate) modified: bool,
     /// This request's changes, replayed on a newer record after a conflict.
     pub(crate) changes: Vec<Change>,
-    /// `cycle_key` was called: the next save creates a new key.
-    pub(crate) cycle: bool,
     /// Keys `flush` ended: deleted before anything else when the response
     /// goes out, whatever its status, as Django's `flush` deletes at once; a
     /// failed delete fails the response.
@@ -33,6 +29,27 @@ pub(crate) struct State {
     pub(crate) load_failed: bool,
     /// The key `cycle_key` moved away from: deleted once the new key exists.
     pub(crate) cycled: Option<Cycled>,
+}
+
+/// Where a session is: one value instead of flags that depend on each other.
+#[derive(Debug, Default)]
+pub(crate) enum Stage {
+    /// A key came with the request and the store was not asked yet (data
+    /// written meanwhile goes on top of what the load finds).
+    #[default]
+    Unloaded,
+    /// The store was asked, or there was nothing to ask. `version` is what
+    /// the next compare-and-set must find; `None`: nothing is stored yet,
+    /// the next save creates a key.
+    Loaded { version: Option<Version> },
+    /// `cycle_key` was called: the next save writes the data under a new key.
+    Cycling,
+}
+
+impl Stage {
+    pub(crate) fn is_loaded(&self) -> bool {
+        !matches!(self, Stage::Unloaded)
+    }
 }
 
 /// The key a `cycle_key` left, and the version of the record its data was
@@ -54,6 +71,8 @@ impl State {
         if !self.accessed {
             return !self.request_had_key;
         }
-        self.key.is_none() && !self.cycle && self.data.as_ref().is_none_or(|d| d.is_empty())
+        self.key.is_none()
+            && !matches!(self.stage, Stage::Cycling)
+            && self.data.as_ref().is_none_or(|d| d.is_empty())
     }
 }
