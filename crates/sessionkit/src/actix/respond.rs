@@ -5,26 +5,58 @@
 
 use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::ServiceResponse;
-use actix_web::http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER, SET_COOKIE, VARY};
+use actix_web::error::InternalError;
+use actix_web::http::header::{
+    HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER, SET_COOKIE, VARY,
+};
 use actix_web::http::StatusCode;
-use actix_web::HttpResponse;
+use actix_web::{Error, HttpResponse};
 
 use crate::cookie::vary_with_cookie;
 use crate::session::{Outcome, Replacement, Session};
 
+/// Finishes the session for the inner service's answer: a response gets its
+/// cookie and `Vary`, or is replaced.
 pub(super) async fn finish<B>(
     session: &Session,
     had_cookie: bool,
-    mut res: ServiceResponse<EitherBody<B>>,
+    mut res: ServiceResponse<B>,
 ) -> ServiceResponse<EitherBody<B>> {
+    let status = res.status();
+    match settle(session, had_cookie, status, res.headers_mut()).await {
+        None => res.map_into_left_body(),
+        Some(replacement) => res.into_response(replacement).map_into_right_body(),
+    }
+}
+
+/// The same for an error the inner service returned instead of a response
+/// (an inner middleware's): Django's `process_response` runs on error
+/// responses too, so a flush or a cycled key is still settled (a 5xx is never
+/// saved). The error stays an error, rendered as the finished response.
+pub(super) async fn finish_error(session: &Session, had_cookie: bool, e: Error) -> Error {
+    let mut res = e.error_response();
+    let status = res.status();
+    if let Some(replacement) = settle(session, had_cookie, status, res.headers_mut()).await {
+        res = replacement;
+    }
+    InternalError::from_response(e, res).into()
+}
+
+/// Runs the core's `finish` for `status` and applies a `Keep` to `headers`;
+/// a `Replace` comes back as the response to send instead.
+async fn settle(
+    session: &Session,
+    had_cookie: bool,
+    status: StatusCode,
+    headers: &mut HeaderMap,
+) -> Option<HttpResponse<BoxBody>> {
     // actix-web only builds statuses 100..=999, which `http` 1 accepts too;
     // anything else is treated as a server error: nothing is saved.
-    let status = http::StatusCode::from_u16(res.status().as_u16())
+    let status = http::StatusCode::from_u16(status.as_u16())
         .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     match session.finish(had_cookie, status).await {
-        Outcome::Replace(replacement) => res.into_response(replace(replacement)),
+        Outcome::Replace(replacement) => Some(replace(replacement)),
         Outcome::Keep { set_cookie, vary } => {
-            let headers = res.headers_mut();
             if let Some(h) = set_cookie.and_then(header) {
                 headers.append(SET_COOKIE, h);
             }
@@ -36,12 +68,12 @@ pub(super) async fn finish<B>(
                     headers.insert(VARY, value);
                 }
             }
-            res
+            None
         }
     }
 }
 
-fn replace<B>(r: Replacement) -> HttpResponse<EitherBody<B>> {
+fn replace(r: Replacement) -> HttpResponse<BoxBody> {
     let status = StatusCode::from_u16(r.status.as_u16()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
     let mut res = HttpResponse::with_body(status, BoxBody::new(r.body));
     let headers = res.headers_mut();
@@ -52,7 +84,7 @@ fn replace<B>(r: Replacement) -> HttpResponse<EitherBody<B>> {
     if let Some(after) = r.retry_after {
         headers.insert(RETRY_AFTER, HeaderValue::from_static(after));
     }
-    res.map_body(|_, body| EitherBody::right(body))
+    res
 }
 
 fn header(value: String) -> Option<HeaderValue> {

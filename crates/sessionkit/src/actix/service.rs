@@ -14,7 +14,7 @@ use crate::cookie::cookie_value_from;
 use crate::session::{Session, Shared};
 use crate::store::SessionStore;
 
-use super::respond::finish;
+use super::respond::{finish, finish_error};
 
 /// Adds Django-compatible sessions to an actix-web app (`App::wrap`).
 ///
@@ -86,17 +86,12 @@ where
         let had_cookie = cookie.is_some();
         let session = Session::new(self.shared.clone(), cookie);
         req.extensions_mut().insert(session.clone());
-        // Kept to answer an error the inner service returns instead of a
-        // response: Django's `process_response` runs on error responses too
-        // (a flush or a cycled key is still settled; a 5xx is never saved).
-        let request = req.request().clone();
         let fut = self.service.call(req);
         Box::pin(async move {
-            let res = match fut.await {
-                Ok(res) => res.map_into_left_body(),
-                Err(e) => ServiceResponse::from_err(e, request).map_into_right_body(),
-            };
-            Ok(finish(&session, had_cookie, res).await)
+            match fut.await {
+                Ok(res) => Ok(finish(&session, had_cookie, res).await),
+                Err(e) => Err(finish_error(&session, had_cookie, e).await),
+            }
         })
     }
 }
