@@ -93,7 +93,12 @@ fn every_db_scenario_has_a_test() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|c| !c["settings"].as_object().unwrap().contains_key("SESSION_ENGINE"))
+        .filter(|c| {
+            !c["settings"]
+                .as_object()
+                .unwrap()
+                .contains_key("SESSION_ENGINE")
+        })
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     names.sort_unstable();
@@ -243,7 +248,10 @@ async fn scenario(adapter: Adapter, name: &str, act: Act) {
         assert_eq!(res.status, 400, "{name}");
         assert!(res.set_cookie().is_empty(), "{name}: no cookie on 400");
         assert_eq!(res.body, case["raises_message"].as_str().unwrap(), "{name}");
-        assert!(row(&pool, existing).await.is_none(), "{name}: never resurrected");
+        assert!(
+            row(&pool, existing).await.is_none(),
+            "{name}: never resurrected"
+        );
         return;
     }
     assert_eq!(
@@ -251,7 +259,11 @@ async fn scenario(adapter: Adapter, name: &str, act: Act) {
         case["response_status"].as_i64().unwrap(),
         "{name}"
     );
-    let vary: Vec<String> = case["vary"].as_str().map(str::to_owned).into_iter().collect();
+    let vary: Vec<String> = case["vary"]
+        .as_str()
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
     assert_eq!(res.all("vary"), vary, "{name}: Vary");
     let our_key = check_set_cookie(name, case, &res, existing);
     if let (Some(key), Some(expected_row)) = (&our_key, case["db_row_after"].as_object()) {

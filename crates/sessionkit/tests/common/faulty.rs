@@ -134,4 +134,7 @@ impl SessionStore for Faulty {
     fn saves_can_conflict(&self) -> bool {
         self.inner.saves_can_conflict()
     }
+    fn attach(&self, config: &sessionkit::SessionConfig) {
+        self.inner.attach(config)
+    }
 }

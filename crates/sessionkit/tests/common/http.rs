@@ -66,7 +66,11 @@ pub(crate) fn app_with_on(
             Ok(Reply::text("ok"))
         }
     });
-    let read = View::sync(|session| Ok(Reply::text(serde_json::to_string(&session.to_map()).unwrap())));
+    let read = View::sync(|session| {
+        Ok(Reply::text(
+            serde_json::to_string(&session.to_map()).unwrap(),
+        ))
+    });
     App::serve(
         adapter,
         store,
@@ -154,7 +158,10 @@ pub(crate) async fn different_keys_survive(stores: [Arc<dyn SessionStore>; 2]) {
 }
 
 /// [`different_keys_survive`] on one adapter.
-pub(crate) async fn different_keys_survive_on(adapter: Adapter, stores: [Arc<dyn SessionStore>; 2]) {
+pub(crate) async fn different_keys_survive_on(
+    adapter: Adapter,
+    stores: [Arc<dyn SessionStore>; 2],
+) {
     let one = app_on(adapter, stores[0].clone(), 1);
     let (_, cookie, _) = get_with(&one, "/inc", None).await;
     let key = cookie.unwrap();

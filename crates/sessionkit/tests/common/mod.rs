@@ -35,6 +35,8 @@ pub(crate) fn iso(s: &str) -> time::OffsetDateTime {
         .unwrap_or_else(|e| panic!("bad ISO datetime {s:?}: {e}"))
 }
 
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub(crate) mod app;
 #[cfg(all(feature = "sqlite", feature = "memory"))]
 pub(crate) mod cached_db;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -42,9 +44,8 @@ pub(crate) mod db;
 #[cfg(feature = "memory")]
 pub(crate) mod faulty;
 #[cfg(any(feature = "axum", feature = "actix"))]
-pub(crate) mod app;
-#[cfg(any(feature = "axum", feature = "actix"))]
 pub(crate) mod http;
+pub(crate) mod interleave;
 pub(crate) mod logs;
 pub(crate) mod proxy;
 pub(crate) mod replay;

@@ -24,7 +24,10 @@ fn response(reply: Reply) -> Response {
     res
 }
 
-pub(super) fn router(layer: Option<(Arc<dyn SessionStore>, SessionConfig)>, routes: Routes) -> Router {
+pub(super) fn router(
+    layer: Option<(Arc<dyn SessionStore>, SessionConfig)>,
+    routes: Routes,
+) -> Router {
     let mut router = Router::new();
     for (path, view) in routes {
         router = match view {

@@ -8,10 +8,7 @@ use std::sync::Arc;
 use sessionkit::{SessionConfig, SessionStore, StoreConfig};
 
 /// Opens the engine `SESSION_ENGINE=engine` with the other `vars`.
-pub(crate) async fn open(
-    vars: &[(&str, String)],
-    config: &SessionConfig,
-) -> Arc<dyn SessionStore> {
+pub(crate) async fn open(vars: &[(&str, String)], config: &SessionConfig) -> Arc<dyn SessionStore> {
     let store = StoreConfig::from_lookup(|name| {
         vars.iter()
             .find(|(n, _)| *n == name)
