@@ -249,6 +249,7 @@ pub(crate) fn config() -> SessionConfig {
 /// One test per adapter for each named `async fn name(adapter: Adapter)` of
 /// the calling file: `on_axum::name` and `on_actix::name`, with the given
 /// test attribute, so `cargo test name` finds both and each fails alone.
+#[allow(unused_macros)]
 macro_rules! adapter_tests {
     ($( #[$attr:meta] $name:ident; )*) => {
         #[cfg(feature = "axum")]
@@ -271,4 +272,5 @@ macro_rules! adapter_tests {
         }
     };
 }
+#[allow(unused_imports)]
 pub(crate) use adapter_tests;
