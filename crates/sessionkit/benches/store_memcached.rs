@@ -10,7 +10,7 @@ use std::sync::Arc;
 mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sessionkit::store::memcached::MemcachedStore;
+use sessionkit::store::memcached::MemcachedOptions;
 
 fn memcached(c: &mut Criterion) {
     let url = std::env::var("SESSIONKIT_MEMCACHED_URL")
@@ -19,17 +19,10 @@ fn memcached(c: &mut Criterion) {
     // The pool's connections belong to the runtime that opened them: keep it
     // until the bench is done.
     let rt = common::runtime();
-    let store = match rt.block_on(MemcachedStore::new(&url, common::codec())) {
-        Ok(store) => store,
+    let store = match rt.block_on(MemcachedOptions::new().prefix(prefix).open(&url)) {
+        Ok(store) => store.with_codec(common::codec()),
         Err(e) => {
             eprintln!("SKIPPED: Memcached is unavailable: {e}");
-            return;
-        }
-    };
-    let store = match store.with_prefix(prefix) {
-        Ok(store) => store,
-        Err(e) => {
-            eprintln!("SKIPPED: {e}");
             return;
         }
     };

@@ -14,7 +14,7 @@ use std::sync::Arc;
 mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sessionkit::store::redis::RedisStore;
+use sessionkit::store::redis::RedisOptions;
 
 fn url(var: &str, default: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| default.to_owned())
@@ -28,8 +28,10 @@ fn prefix() -> String {
 fn redis(c: &mut Criterion) {
     let url = url("SESSIONKIT_REDIS_URL", "redis://127.0.0.1:6379");
     let rt = common::runtime();
-    match rt.block_on(RedisStore::new(&url, common::codec())) {
-        Ok(store) => common::round_trip(c, &rt, "redis", Arc::new(store.with_prefix(prefix()))),
+    match rt.block_on(RedisOptions::new().prefix(prefix()).open(&url)) {
+        Ok(store) => {
+            common::round_trip(c, &rt, "redis", Arc::new(store.with_codec(common::codec())))
+        }
         Err(e) => eprintln!("SKIPPED redis: cannot connect ({e})"),
     }
 }
@@ -41,12 +43,12 @@ fn redis_cluster(c: &mut Criterion) {
         "redis+cluster://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002",
     );
     let rt = common::runtime();
-    match rt.block_on(RedisStore::cluster(&url, common::codec())) {
+    match rt.block_on(RedisOptions::new().prefix(prefix()).open(&url)) {
         Ok(store) => common::round_trip(
             c,
             &rt,
             "redis_cluster",
-            Arc::new(store.with_prefix(prefix())),
+            Arc::new(store.with_codec(common::codec())),
         ),
         Err(e) => eprintln!("SKIPPED redis_cluster: cannot connect ({e})"),
     }

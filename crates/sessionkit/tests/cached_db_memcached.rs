@@ -21,7 +21,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use async_memcached::{AsciiProtocol, Client, MetaProtocol};
+use async_memcached::Client;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::json;
@@ -30,13 +30,14 @@ use sessionkit::key;
 use sessionkit::signing::{Codec, Keys, SecretKey};
 use sessionkit::store::cached_db::SessionCache;
 use sessionkit::store::conformance::{self, Capabilities};
-use sessionkit::store::memcached::{MemcachedCache, MemcachedStore, MAX_CACHE_PREFIX_BYTES};
+use sessionkit::store::memcached::{MemcachedCache, MemcachedOptions, MAX_CACHE_PREFIX_BYTES};
 use sessionkit::store::{Record, SessionMap, SessionStore, Version};
 use tempfile::TempDir;
 use time::{Duration, OffsetDateTime};
 
 use common::cached_db::{count, real_now, record, sqlite, KEEP, KEEP_LONG};
 use common::logs::captured_logs;
+use common::memcached::{cache, cache_key, peek, plant, raw};
 use common::proxy::Proxy;
 use common::services::{available, host_port, memcached_url, unique};
 use common::{codec, data};
@@ -44,35 +45,6 @@ use common::{codec, data};
 /// A prefix no other test run uses.
 fn prefix() -> String {
     format!("{}:", unique("sk_cdb"))
-}
-
-async fn memcached_cache(url: &str, prefix: &str) -> MemcachedCache {
-    let store = MemcachedStore::new(url, codec())
-        .await
-        .expect("connect to the test memcached")
-        .with_prefix(prefix)
-        .expect("a valid prefix");
-    MemcachedCache::new(store).expect("a prefix that fits")
-}
-
-/// A plain client, to look at and plant entries behind the caches' backs.
-async fn raw() -> Client {
-    Client::new(format!("tcp://{}", host_port(&memcached_url())))
-        .await
-        .expect("raw memcached client")
-}
-
-/// The stored bytes and memcached's remaining TTL (-1: none), or `None`
-/// when absent.
-async fn peek(raw: &mut Client, key: &str) -> Option<(Vec<u8>, i64)> {
-    let item = raw
-        .meta_get(key, false, None, Some(&["v", "t"]))
-        .await
-        .expect("raw mg")?;
-    Some((
-        item.data.unwrap_or_default(),
-        item.ttl_remaining.unwrap_or(0),
-    ))
 }
 
 /// What a deleted entry holds while it holds off late writes.
@@ -85,14 +57,10 @@ async fn buried(raw: &mut Client, key: &str) -> bool {
         .is_some_and(|(value, _)| value == TOMBSTONE)
 }
 
-async fn plant(raw: &mut Client, key: &str, value: &[u8]) {
-    raw.set(key, value, Some(600), None).await.expect("plant");
-}
-
 type Process = common::cached_db::Process<MemcachedCache>;
 
 async fn process(dir: &TempDir, prefix: &str) -> Process {
-    Process::new(dir, memcached_cache(&memcached_url(), prefix).await).await
+    Process::new(dir, cache(&memcached_url(), prefix).await).await
 }
 
 struct Rig {
@@ -184,7 +152,8 @@ async fn the_entry_holds_the_signed_data_the_exact_expiry_and_the_db_version() {
     let mut raw = raw().await;
     let now = real_now();
     let session_key = key::generate_key();
-    let entry_key = cache.memcached_key(&session_key);
+    // The key the module docs promise: `<prefix>django.contrib.sessions.cached_db<key>`.
+    let entry_key = cache_key(&rig.prefix, &session_key);
     assert_eq!(
         entry_key,
         format!(
@@ -316,7 +285,7 @@ async fn a_delete_holds_off_late_writes() {
     let (key, v2) =
         common::cached_db::a_late_write_after_a_logout_is_dropped(a, &b, &b_cache, expires_at, now)
             .await;
-    assert!(buried(&mut raw, &a.cache.memcached_key(&key)).await);
+    assert!(buried(&mut raw, &cache_key(&rig.prefix, &key)).await);
 
     // Once the hold-off is over, a key takes writes again.
     let other = key::generate_key();
@@ -408,7 +377,7 @@ async fn a_tampered_entry_is_not_trusted() {
             .await
             .expect("create");
         let key = created.cookie_value;
-        let entry_key = a.cache.memcached_key(&key);
+        let entry_key = cache_key(&rig.prefix, &key);
         plant(&mut raw, &entry_key, &value).await;
         let before = a.db.calls();
         let loaded = a.store.load(&key, now).await.expect("load").expect("live");
@@ -423,7 +392,7 @@ async fn a_tampered_entry_is_not_trusted() {
 
         // A session only the cache has: a miss, and the entry is deleted.
         let ghost = key::generate_key();
-        let ghost_key = a.cache.memcached_key(&ghost);
+        let ghost_key = cache_key(&rig.prefix, &ghost);
         plant(&mut raw, &ghost_key, &value).await;
         assert!(
             a.store.load(&ghost, now).await.expect("load").is_none(),
@@ -456,7 +425,7 @@ async fn the_cache_down_is_not_fatal() {
 async fn cache_down_behind_a_proxy() {
     let dir = TempDir::new().expect("temp dir");
     let proxy = Proxy::start(&host_port(&memcached_url())).await;
-    let cache = memcached_cache(&format!("memcache://{}", proxy.addr()), &prefix()).await;
+    let cache = cache(&format!("memcache://{}", proxy.addr()), &prefix()).await;
     let process = Process::new(&dir, cache).await;
     let key = common::cached_db::the_cache_goes_down_and_comes_back(&process, &proxy).await;
     process.store.delete(&key).await.expect("delete");
@@ -468,11 +437,12 @@ async fn a_prefix_too_long_for_the_cache_is_refused() {
         return;
     }
     let store = |prefix: String| async move {
-        MemcachedStore::new(&memcached_url(), codec())
+        MemcachedOptions::new()
+            .prefix(prefix)
+            .open(&memcached_url())
             .await
-            .expect("connect")
-            .with_prefix(prefix)
             .expect("a prefix the engine takes")
+            .with_codec(codec())
     };
     let fits = store("p".repeat(MAX_CACHE_PREFIX_BYTES)).await;
     assert!(MemcachedCache::new(fits).is_ok());
@@ -516,7 +486,7 @@ async fn entries_live_no_longer_than_the_max_age() {
         .await
         .expect("create");
     let mut raw = raw().await;
-    let entry_key = rig.a.cache.memcached_key(&created.cookie_value);
+    let entry_key = cache_key(&rig.prefix, &created.cookie_value);
     let (_, ttl) = peek(&mut raw, &entry_key).await.expect("the entry");
     let want = i64::try_from(KEEP.as_secs()).expect("secs") + 1;
     assert!(

@@ -3,7 +3,8 @@
 //! conformance suite, what a hit costs, two processes sharing one cache (a
 //! logout or a save in one is seen by the other at once), exact increments
 //! and concurrent writers over HTTP, the entry layout and its TTL, tampered
-//! entries, a cache that goes down, and `store::open`.
+//! entries, and `store::open`. A cache that goes down is in
+//! `cached_db_redis_outage.rs`.
 //!
 //! A "process" is its own SQLite pool on the shared file, its own Redis
 //! connection and its own `CachedDbStore`. Every test uses its own key prefix
@@ -21,7 +22,6 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use ::redis::aio::ConnectionLike;
 use ::redis::{cmd, Cmd, Value};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -30,55 +30,16 @@ use sessionkit::key;
 use sessionkit::signing::{Codec, Keys, SecretKey};
 use sessionkit::store::cached_db::SessionCache;
 use sessionkit::store::conformance::{self, Capabilities};
-use sessionkit::store::redis::{RedisCache, RedisStore};
+use sessionkit::store::redis::RedisCache;
 use sessionkit::store::{Record, SessionStore, Version};
 use tempfile::TempDir;
 use time::Duration;
 
 use common::cached_db::{count, real_now, record, sqlite, KEEP, KEEP_LONG};
 use common::logs::captured_logs;
-use common::proxy::Proxy;
-use common::services::{available, host_port, redis_cluster_url, redis_url, unique};
+use common::redis::{cache, cache_key, purge_on, send, Mode};
+use common::services::{available, unique};
 use common::{codec, data};
-
-#[derive(Clone, Copy, Debug)]
-enum Mode {
-    Node,
-    Cluster,
-}
-
-impl Mode {
-    fn url(self) -> String {
-        match self {
-            Self::Node => redis_url(),
-            Self::Cluster => redis_cluster_url(),
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Self::Node => "Redis",
-            Self::Cluster => "Redis Cluster",
-        }
-    }
-
-    /// `host:port` of every server of the mode (the seed nodes of a cluster).
-    fn nodes(self) -> Vec<String> {
-        let url = self.url();
-        let hosts = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
-        let hosts = hosts.rsplit_once('@').map_or(hosts, |(_, h)| h);
-        let hosts = hosts.split(['/', '?']).next().unwrap_or(hosts);
-        hosts.split(',').map(str::to_owned).collect()
-    }
-}
-
-async fn redis_cache(url: &str, prefix: &str) -> RedisCache {
-    let store = RedisStore::open(url, codec())
-        .await
-        .expect("connect to the test Redis")
-        .with_prefix(prefix);
-    RedisCache::new(store)
-}
 
 type Process = common::cached_db::Process<RedisCache>;
 
@@ -117,82 +78,22 @@ impl Rig {
 
     /// Sends one command to the server holding its key.
     async fn raw(&self, command: &Cmd) -> Value {
-        raw(self.mode, command).await
+        send(self.mode, command).await
     }
 
     /// Deletes every key under the test's prefix, on every node.
     async fn purge(&self) {
-        purge(self.mode, &self.prefix).await;
+        purge_on(self.mode, &self.prefix).await;
+    }
+
+    /// The Redis key of a session's cache entry under the test's prefix.
+    fn key(&self, session_key: &str) -> String {
+        cache_key(&self.prefix, session_key)
     }
 }
 
 async fn process(mode: Mode, dir: &TempDir, prefix: &str) -> Process {
-    Process::new(dir, redis_cache(&mode.url(), prefix).await).await
-}
-
-async fn raw(mode: Mode, command: &Cmd) -> Value {
-    async fn send(conn: &mut impl ConnectionLike, command: &Cmd) -> Value {
-        command
-            .query_async(conn)
-            .await
-            .expect("a raw Redis command")
-    }
-    match mode {
-        Mode::Node => {
-            let client = ::redis::Client::open(redis_url()).expect("the test Redis URL");
-            let mut conn = client
-                .get_multiplexed_async_connection()
-                .await
-                .expect("a raw connection");
-            send(&mut conn, command).await
-        }
-        Mode::Cluster => {
-            let nodes: Vec<String> = mode
-                .nodes()
-                .iter()
-                .map(|n| format!("redis://{n}"))
-                .collect();
-            let client = ::redis::cluster::ClusterClient::new(nodes).expect("the cluster nodes");
-            let mut conn = client
-                .get_async_connection()
-                .await
-                .expect("a raw cluster connection");
-            send(&mut conn, command).await
-        }
-    }
-}
-
-async fn purge(mode: Mode, prefix: &str) {
-    for addr in mode.nodes() {
-        let client = ::redis::Client::open(format!("redis://{addr}")).expect("a node URL");
-        let mut conn = client
-            .get_multiplexed_async_connection()
-            .await
-            .expect("a raw node connection");
-        let mut cursor = 0u64;
-        loop {
-            let (next, keys): (u64, Vec<String>) = cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("{prefix}*"))
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await
-                .expect("SCAN the test's keys");
-            for k in keys {
-                let _: i64 = cmd("DEL")
-                    .arg(&k)
-                    .query_async(&mut conn)
-                    .await
-                    .expect("delete a test key");
-            }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
-    }
+    Process::new(dir, cache(&mode.url(), prefix).await).await
 }
 
 fn bytes(value: Value) -> Option<Vec<u8>> {
@@ -270,7 +171,6 @@ on_both!(
     the_entry_holds_the_signed_data_the_exact_expiry_and_the_db_version,
     a_delete_holds_off_late_writes,
     a_tampered_entry_is_not_trusted,
-    the_cache_down_is_not_fatal,
     a_django_logout_is_seen_within_the_max_age,
     entries_live_no_longer_than_the_max_age,
 );
@@ -327,14 +227,8 @@ async fn the_entry_holds_the_signed_data_the_exact_expiry_and_the_db_version(mod
     let cache = &rig.a.cache;
     let now = real_now();
     let session_key = key::generate_key();
-    let redis_key = cache.redis_key(&session_key);
-    assert_eq!(
-        redis_key,
-        format!(
-            "{}django.contrib.sessions.cached_db{session_key}",
-            rig.prefix
-        )
-    );
+    // The key the module docs promise: `<prefix>django.contrib.sessions.cached_db<key>`.
+    let redis_key = rig.key(&session_key);
     let expires_at = now + Duration::minutes(10) + Duration::microseconds(3);
     let session = data(json!({"visit": 11, "_auth_user_id": "42"}));
     // Versions are opaque: any bytes survive.
@@ -421,7 +315,7 @@ async fn a_delete_holds_off_late_writes(mode: Mode) {
     let (key, v2) =
         common::cached_db::a_late_write_after_a_logout_is_dropped(a, &b, &b_cache, expires_at, now)
             .await;
-    assert!(buried(&rig, &a.cache.redis_key(&key)).await);
+    assert!(buried(&rig, &rig.key(&key)).await);
 
     // Once the hold-off is over, a key takes writes again.
     let other = key::generate_key();
@@ -490,7 +384,7 @@ async fn a_tampered_entry_is_not_trusted(mode: Mode) {
             .await
             .expect("create");
         let key = created.cookie_value;
-        let redis_key = a.cache.redis_key(&key);
+        let redis_key = rig.key(&key);
         hset(&rig, &redis_key, field, &value).await;
         let before = a.db.calls();
         let loaded = a.store.load(&key, now).await.expect("load").expect("live");
@@ -501,7 +395,7 @@ async fn a_tampered_entry_is_not_trusted(mode: Mode) {
 
         // A session only the cache has: a miss, and the entry is deleted.
         let ghost = key::generate_key();
-        let ghost_key = a.cache.redis_key(&ghost);
+        let ghost_key = rig.key(&ghost);
         let signed = codec().encode(&data(json!({"count": 5})), now);
         let mut entry: Vec<(&str, Vec<u8>)> = vec![
             ("session_data", signed.into_bytes()),
@@ -536,7 +430,7 @@ async fn a_tampered_entry_is_not_trusted(mode: Mode) {
 
     // Not a hash at all, and a hash missing fields.
     let ghost = key::generate_key();
-    let ghost_key = a.cache.redis_key(&ghost);
+    let ghost_key = rig.key(&ghost);
     rig.raw(cmd("SET").arg(&ghost_key).arg("a string")).await;
     assert!(a.store.load(&ghost, now).await.expect("load").is_none());
     assert!(buried(&rig, &ghost_key).await, "a string was left");
@@ -578,7 +472,7 @@ async fn entries_live_no_longer_than_the_max_age(mode: Mode) {
         .create(&record(1, now + Duration::weeks(2)), now)
         .await
         .expect("create");
-    let redis_key = rig.a.cache.redis_key(&created.cookie_value);
+    let redis_key = rig.key(&created.cookie_value);
     let pttl = int(rig.raw(cmd("PTTL").arg(&redis_key)).await);
     let want = i64::try_from(KEEP.as_millis()).expect("ms") + 1_000;
     assert!(
@@ -589,122 +483,6 @@ async fn entries_live_no_longer_than_the_max_age(mode: Mode) {
     let entry = entry.expect("get").expect("an entry");
     assert_eq!(entry.cached_at, now, "the entry's age is the writer's now");
     rig.purge().await;
-}
-
-async fn the_cache_down_is_not_fatal(mode: Mode) {
-    let bounded = tokio::time::timeout(StdDuration::from_secs(120), async {
-        match mode {
-            Mode::Node => cache_down_behind_a_proxy().await,
-            Mode::Cluster => cluster_cache_down().await,
-        }
-    });
-    bounded.await.expect("the outage test hung");
-}
-
-/// The cache reaches the shared server through a proxy this test owns.
-async fn cache_down_behind_a_proxy() {
-    if !available("Redis", &redis_url()).await {
-        return;
-    }
-    let prefix = unique("sk_cdb");
-    let dir = TempDir::new().expect("temp dir");
-    let proxy = Proxy::start(&host_port(&redis_url())).await;
-    let cache = redis_cache(&format!("redis://{}", proxy.addr()), &prefix).await;
-    let process = Process::new(&dir, cache).await;
-    common::cached_db::the_cache_goes_down_and_comes_back(&process, &proxy).await;
-    drop(proxy);
-    purge(Mode::Node, &prefix).await;
-}
-
-/// A cluster cannot be cut by a proxy (its clients go to the addresses the
-/// nodes announce), so this one runs a private one-node cluster and stops it.
-async fn cluster_cache_down() {
-    let Some((mut server, port, _dir)) = private_cluster().await else {
-        return;
-    };
-    let dir = TempDir::new().expect("temp dir");
-    let cache = redis_cache(&format!("redis+cluster://127.0.0.1:{port}"), "sk_cdb_").await;
-    let Process { db, store, .. } = Process::new(&dir, cache).await;
-    let now = real_now();
-    let expires_at = now + Duration::hours(1);
-    let created = store
-        .create(&record(1, expires_at), now)
-        .await
-        .expect("create");
-    let key = &created.cookie_value;
-    let before = db.calls();
-    assert_eq!(
-        count(&store.load(key, now).await.expect("load").expect("live")),
-        1
-    );
-    assert_eq!(db.calls(), before, "the private cluster did not cache");
-
-    server.kill().await.expect("stop the private cluster");
-    common::cached_db::db_serves_alone(&store, key, expires_at, now).await;
-}
-
-/// A `redis-server` of this test alone in cluster mode, owning every slot
-/// (killed when dropped), its port and its directory; `None` (the test
-/// skips) when no `redis-server` is installed.
-async fn private_cluster() -> Option<(tokio::process::Child, u16, TempDir)> {
-    let port = {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a port");
-        listener.local_addr().expect("its address").port()
-    };
-    let dir = TempDir::new().expect("temp dir");
-    let spawned = tokio::process::Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args([
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--cluster-enabled",
-            "yes",
-        ])
-        .arg("--dir")
-        .arg(dir.path())
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn();
-    let Ok(child) = spawned else {
-        assert!(
-            !common::services_required(),
-            "redis-server is not installed and SESSIONKIT_REQUIRE_SERVICES=1"
-        );
-        eprintln!("SKIPPED: redis-server is not installed");
-        return None;
-    };
-    let client = ::redis::Client::open(format!("redis://127.0.0.1:{port}")).expect("a URL");
-    let mut conn = None;
-    for _ in 0..100 {
-        if let Ok(c) = client.get_multiplexed_async_connection().await {
-            conn = Some(c);
-            break;
-        }
-        tokio::time::sleep(StdDuration::from_millis(50)).await;
-    }
-    let mut conn = conn.expect("the private cluster node did not start");
-    let mut add = cmd("CLUSTER");
-    add.arg("ADDSLOTS");
-    for slot in 0..16384 {
-        add.arg(slot);
-    }
-    let () = add.query_async(&mut conn).await.expect("CLUSTER ADDSLOTS");
-    for _ in 0..100 {
-        let info: String = cmd("CLUSTER")
-            .arg("INFO")
-            .query_async(&mut conn)
-            .await
-            .expect("CLUSTER INFO");
-        if info.contains("cluster_state:ok") {
-            return Some((child, port, dir));
-        }
-        tokio::time::sleep(StdDuration::from_millis(50)).await;
-    }
-    panic!("the private cluster did not reach cluster_state:ok");
 }
 
 /// `store::open` builds the shared cache from `SESSION_CACHE_URL`, with the
@@ -729,8 +507,8 @@ async fn open_puts_redis_in_front_of_the_db() {
             "{prefix}django.contrib.sessions.cached_db{}",
             created.cookie_value
         );
-        let held = int(raw(mode, cmd("EXISTS").arg(&redis_key)).await);
+        let held = int(send(mode, cmd("EXISTS").arg(&redis_key)).await);
         assert_eq!(held, 1, "{mode:?}: the cache entry is not under the prefix");
-        purge(mode, &prefix).await;
+        purge_on(mode, &prefix).await;
     }
 }

@@ -1,8 +1,9 @@
 //! The cache engine on Memcached, against the real server of
 //! `.ci/services.sh`: the conformance suite, memcached's TTL rules (absolute
-//! times beyond 30 days, past expiries deleted), the entry layout, corrupt
-//! entries, prefixes, the HTTP suites with two separate pools, and a server
-//! that goes away and comes back (through a proxy this test owns).
+//! times beyond 30 days, past expiries deleted), the entry layout, touches
+//! racing saves, compare-and-delete, corrupt entries, size refusals, and the
+//! HTTP suites with two separate pools. How a store is built is in
+//! `memcached_config.rs`, outages in `memcached_outage.rs`.
 //!
 //! Every test uses its own key prefix and deletes its keys; nothing here
 //! flushes the shared server.
@@ -15,72 +16,20 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration as StdDuration, Instant};
 
-use async_memcached::{AsciiProtocol, Client, MetaProtocol};
+use async_memcached::AsciiProtocol;
 use serde_json::json;
 use sessionkit::error::StoreError;
 use sessionkit::key;
 use sessionkit::signing::{Codec, Keys, SecretKey};
 use sessionkit::store::conformance::{self, Capabilities};
-use sessionkit::store::memcached::{MemcachedOptions, MemcachedStore, MAX_PREFIX_BYTES};
-use sessionkit::store::{Record, SaveOutcome, SessionMap, SessionStore};
+use sessionkit::store::{Record, SaveOutcome, SessionStore};
 use time::{Duration, OffsetDateTime};
 
-use common::proxy::{Fault, Proxy};
-use common::services::{available, host_port, memcached_url, unique};
-
-fn codec() -> Codec {
-    Codec::sessions(&Keys::new(SecretKey::new(common::SECRET), vec![]).unwrap())
-}
-
-fn data(value: serde_json::Value) -> SessionMap {
-    value.as_object().cloned().unwrap_or_default()
-}
-
-/// A prefix no other test run uses.
-fn prefix() -> String {
-    format!("{}:", unique("sk"))
-}
-
-async fn store(prefix: &str) -> MemcachedStore {
-    MemcachedStore::new(&memcached_url(), codec())
-        .await
-        .expect("connect to memcached")
-        .with_prefix(prefix)
-        .expect("a valid prefix")
-}
-
-/// A plain client, to look at and plant entries behind the store's back.
-async fn raw() -> Client {
-    Client::new(format!("tcp://{}", host_port(&memcached_url())))
-        .await
-        .expect("raw memcached client")
-}
-
-fn entry_key(prefix: &str, session_key: &str) -> String {
-    format!("{prefix}django.contrib.sessions.cache{session_key}")
-}
-
-/// The stored bytes and memcached's remaining TTL, or `None` when absent.
-async fn peek(raw: &mut Client, key: &str) -> Option<(Vec<u8>, i64)> {
-    let item = raw
-        .meta_get(key, false, None, Some(&["v", "t"]))
-        .await
-        .expect("raw mg")?;
-    Some((
-        item.data.unwrap_or_default(),
-        item.ttl_remaining.unwrap_or(0),
-    ))
-}
-
-fn now() -> OffsetDateTime {
-    let now = OffsetDateTime::now_utc();
-    now.replace_nanosecond(now.microsecond() * 1_000)
-        .unwrap_or(now)
-}
+use common::memcached::{entry_key, for_layer, now, peek, prefix, raw, store};
+use common::services::{available, memcached_url};
+use common::{codec, data};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance() {
@@ -315,6 +264,58 @@ async fn touches_racing_saves_lose_nothing() {
     store.delete(&key).await.expect("delete");
 }
 
+/// `delete_if` is one `md` with the unique: a save between a load and the
+/// delete keeps the newer record; the version of that save deletes it.
+#[tokio::test]
+async fn delete_if_compares_the_unique_and_the_session() {
+    if !available("Memcached", &memcached_url()).await {
+        return;
+    }
+    let prefix = prefix();
+    let store = store(&prefix).await;
+    let now = now();
+    let expires = now + Duration::minutes(5);
+    let key = store
+        .create(&Record::new(data(json!({"n": 1})), expires), now)
+        .await
+        .expect("create")
+        .cookie_value;
+    let first = store.load(&key, now).await.expect("load").expect("live");
+    let SaveOutcome::Saved(second) = store
+        .save(
+            &key,
+            &Record::new(data(json!({"n": 2})), expires),
+            &first.version,
+            now,
+        )
+        .await
+        .expect("save")
+    else {
+        panic!("the save conflicted");
+    };
+    assert!(!store
+        .delete_if(&key, &first.version, now)
+        .await
+        .expect("delete_if"));
+    let kept = store.load(&key, now).await.expect("load").expect("kept");
+    assert_eq!(kept.record.data, data(json!({"n": 2})));
+    // A touch moves the unique but not the session: still the expected one.
+    assert!(store
+        .touch(&key, expires + Duration::minutes(1), now)
+        .await
+        .expect("touch"));
+    assert!(store
+        .delete_if(&key, &second.version, now)
+        .await
+        .expect("delete_if"));
+    let mut raw = raw().await;
+    assert_eq!(
+        peek(&mut raw, &entry_key(&prefix, &key)).await,
+        None,
+        "the entry is gone"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_entries_load_empty_and_keep_their_key() {
     if !available("Memcached", &memcached_url()).await {
@@ -378,62 +379,6 @@ async fn bad_entries_load_empty_and_keep_their_key() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn prefixes_and_urls_are_checked() {
-    if !available("Memcached", &memcached_url()).await {
-        return;
-    }
-    for bad in [
-        "with space:".to_owned(),
-        "new\nline".to_owned(),
-        "tab\t".to_owned(),
-        "é".to_owned(),
-        "p".repeat(MAX_PREFIX_BYTES + 1),
-    ] {
-        let result = store("").await.with_prefix(bad.clone());
-        assert!(
-            matches!(result, Err(StoreError::Config(_))),
-            "prefix {bad:?} accepted"
-        );
-    }
-
-    // The longest prefix with the longest accepted key still fits memcached.
-    let longest = format!("{}:", unique("sk")).repeat(20)[..MAX_PREFIX_BYTES].to_owned();
-    let store_ = store(&longest).await;
-    let now = now();
-    let record = Record::new(data(json!({"x": 1})), now + Duration::minutes(1));
-    let created = store_.create(&record, now).await.expect("create");
-    let forty = "k".repeat(40);
-    assert!(store_.accepts(&forty));
-    assert!(store_
-        .load(&forty, now)
-        .await
-        .expect("a 250-byte key works")
-        .is_none());
-    assert_eq!(
-        store_
-            .load(&created.cookie_value, now)
-            .await
-            .expect("load")
-            .map(|l| l.record),
-        Some(record)
-    );
-    store_.delete(&created.cookie_value).await.expect("delete");
-
-    for url in [
-        "redis://127.0.0.1:6379",
-        "memcache://user:secret@127.0.0.1:11211",
-        "memcache://127.0.0.1:11211/0",
-        "127.0.0.1:11211",
-    ] {
-        let result = MemcachedStore::new(url, codec()).await;
-        match result {
-            Err(StoreError::Config(message)) => assert!(!message.contains("secret")),
-            other => panic!("{url}: expected a configuration error, got {other:?}"),
-        }
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_large_values_are_refused() {
     if !available("Memcached", &memcached_url()).await {
         return;
@@ -466,83 +411,15 @@ async fn too_large_values_are_refused() {
     store.delete(&saved.cookie_value).await.expect("delete");
 }
 
-/// A store on the caller's connector opens every connection with it,
-/// reconnections included.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn from_connector_opens_connections_with_it() {
-    if !available("Memcached", &memcached_url()).await {
-        return;
-    }
-    let calls = Arc::new(AtomicUsize::new(0));
-    let dsn = format!("tcp://{}", host_port(&memcached_url()));
-    let counted = calls.clone();
-    let connect = move || {
-        counted.fetch_add(1, Ordering::SeqCst);
-        Client::new(dsn.clone())
-    };
-    let store = MemcachedStore::from_connector(connect, codec(), MemcachedOptions::new())
-        .await
-        .expect("store on a connector")
-        .with_prefix(prefix())
-        .expect("prefix");
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "one connection at start");
-    let now = now();
-    let record = Record::new(
-        data(json!({"via": "connector"})),
-        now + Duration::minutes(1),
-    );
-    let saved = store.create(&record, now).await.expect("create");
-    let loaded = store.load(&saved.cookie_value, now).await.expect("load");
-    assert_eq!(loaded.map(|l| l.record), Some(record));
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "the connection is reused");
-    store.delete(&saved.cookie_value).await.expect("delete");
-    assert!(!format!("{store:?}").contains(&saved.cookie_value));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unreachable_server_is_unavailable_quickly() {
-    let started = Instant::now();
-    // Nothing listens on port 1.
-    let result = MemcachedStore::new("memcache://127.0.0.1:1", codec()).await;
-    assert!(
-        matches!(result, Err(StoreError::Unavailable(_))),
-        "{result:?}"
-    );
-
-    // A server that accepts and never answers: the deadline ends it.
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = silent.local_addr().expect("addr");
-    let hold = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = silent.accept().await {
-            held.push(socket);
-        }
-    });
-    let options = MemcachedOptions::new().timeout(StdDuration::from_millis(300));
-    let result =
-        MemcachedStore::with_options(&format!("memcache://{addr}"), codec(), options).await;
-    assert!(
-        matches!(result, Err(StoreError::Unavailable(_))),
-        "{result:?}"
-    );
-    assert!(
-        started.elapsed() < StdDuration::from_secs(3),
-        "took {:?}",
-        started.elapsed()
-    );
-    hold.abort();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_increments_over_http_with_two_pools() {
     if !available("Memcached", &memcached_url()).await {
         return;
     }
     let prefix = prefix();
-    let a: Arc<dyn SessionStore> = Arc::new(store(&prefix).await);
-    let b: Arc<dyn SessionStore> = Arc::new(store(&prefix).await);
+    // No keys of their own: the layer gives them.
+    let a: Arc<dyn SessionStore> = Arc::new(for_layer(&prefix).await);
+    let b: Arc<dyn SessionStore> = Arc::new(for_layer(&prefix).await);
     common::http::concurrent_increments([a, b]).await;
 }
 
@@ -552,180 +429,8 @@ async fn different_keys_survive_over_http() {
         return;
     }
     let prefix = prefix();
-    let a: Arc<dyn SessionStore> = Arc::new(store(&prefix).await);
-    let b: Arc<dyn SessionStore> = Arc::new(store(&prefix).await);
+    // No keys of their own: the layer gives them.
+    let a: Arc<dyn SessionStore> = Arc::new(for_layer(&prefix).await);
+    let b: Arc<dyn SessionStore> = Arc::new(for_layer(&prefix).await);
     common::http::different_keys_survive([a, b]).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_down_then_back() {
-    if !available("Memcached", &memcached_url()).await {
-        return;
-    }
-    let proxy = Proxy::start(&host_port(&memcached_url())).await;
-    let store = MemcachedStore::new(&format!("memcache://{}", proxy.addr()), codec())
-        .await
-        .expect("connect through the proxy")
-        .with_prefix(prefix())
-        .expect("prefix");
-    common::http::store_down_then_recovers(Arc::new(store), &proxy).await;
-}
-
-/// After a server restart every idle connection is dead. The first read (or
-/// `add`, or plain delete) on one retries on a fresh connection and drops the
-/// other idle ones, so the next request does not fail for it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dead_idle_connections_are_replaced_quietly() {
-    if !available("Memcached", &memcached_url()).await {
-        return;
-    }
-    let proxy = Proxy::start(&host_port(&memcached_url())).await;
-    let store = MemcachedStore::new(&format!("memcache://{}", proxy.addr()), codec())
-        .await
-        .expect("connect through the proxy")
-        .with_prefix(prefix())
-        .expect("prefix");
-    let now = now();
-    let record = Record::new(data(json!({"n": 1})), now + Duration::minutes(5));
-    let key = store
-        .create(&record, now)
-        .await
-        .expect("create")
-        .cookie_value;
-
-    // A restart: the connections in the pool are cut, the server is back.
-    proxy.cut();
-    proxy.restore();
-    let loaded = store
-        .load(&key, now)
-        .await
-        .expect("a load on a dead idle connection retries")
-        .expect("live");
-    let next = Record::new(data(json!({"n": 2})), now + Duration::minutes(5));
-    let outcome = store
-        .save(&key, &next, &loaded.version, now)
-        .await
-        .expect("save");
-    assert!(matches!(outcome, SaveOutcome::Saved(_)), "{outcome:?}");
-
-    proxy.cut();
-    proxy.restore();
-    let other = store.create(&record, now).await.expect("an add retries");
-    proxy.cut();
-    proxy.restore();
-    store
-        .delete(&other.cookie_value)
-        .await
-        .expect("a plain delete retries");
-    store.delete(&key).await.expect("delete");
-}
-
-/// A `cas` whose reply is lost after the server ran it is `Unavailable` (the
-/// outcome is unknown), never retried and never `Conflict`: the change is
-/// applied at most once. A compare-and-delete likewise.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lost_reply_is_unavailable_and_applies_once() {
-    if !available("Memcached", &memcached_url()).await {
-        return;
-    }
-    let proxy = Proxy::start(&host_port(&memcached_url())).await;
-    let store = MemcachedStore::new(&format!("memcache://{}", proxy.addr()), codec())
-        .await
-        .expect("connect through the proxy")
-        .with_prefix(prefix())
-        .expect("prefix");
-    let now = now();
-    let key = store
-        .create(
-            &Record::new(data(json!({})), now + Duration::minutes(5)),
-            now,
-        )
-        .await
-        .expect("create")
-        .cookie_value;
-    let rounds = 6;
-    let tally = common::replay::increments(&store, &key, rounds, now, |round| {
-        if round % 2 == 0 {
-            proxy.arm(Fault::LoseReply, b"ms ");
-        }
-    })
-    .await;
-    assert_eq!(proxy.fired(), rounds / 2);
-    assert_eq!(tally.unavailable, rounds / 2, "{tally:?}");
-    assert_eq!(tally.saved, rounds / 2, "{tally:?}");
-    assert_eq!(tally.replays, 0, "{tally:?}");
-
-    let version = common::replay::load_retrying(&store, &key, now)
-        .await
-        .version;
-    proxy.arm(Fault::LoseReply, b"md ");
-    let lost = store.delete_if(&key, &version, now).await;
-    assert!(
-        matches!(lost, Err(StoreError::Unavailable(_))),
-        "delete_if with its reply lost: {lost:?}"
-    );
-    assert_eq!(proxy.fired(), rounds / 2 + 1);
-    let mut gone = None;
-    for _ in 0..20 {
-        match store.load(&key, now).await {
-            Ok(found) => {
-                gone = Some(found.is_none());
-                break;
-            }
-            Err(_) => tokio::time::sleep(StdDuration::from_millis(50)).await,
-        }
-    }
-    assert_eq!(gone, Some(true), "the delete ran before its reply was lost");
-}
-
-/// `delete_if` is one `md` with the unique: a save between a load and the
-/// delete keeps the newer record; the version of that save deletes it.
-#[tokio::test]
-async fn delete_if_compares_the_unique_and_the_session() {
-    if !available("Memcached", &memcached_url()).await {
-        return;
-    }
-    let prefix = prefix();
-    let store = store(&prefix).await;
-    let now = now();
-    let expires = now + Duration::minutes(5);
-    let key = store
-        .create(&Record::new(data(json!({"n": 1})), expires), now)
-        .await
-        .expect("create")
-        .cookie_value;
-    let first = store.load(&key, now).await.expect("load").expect("live");
-    let SaveOutcome::Saved(second) = store
-        .save(
-            &key,
-            &Record::new(data(json!({"n": 2})), expires),
-            &first.version,
-            now,
-        )
-        .await
-        .expect("save")
-    else {
-        panic!("the save conflicted");
-    };
-    assert!(!store
-        .delete_if(&key, &first.version, now)
-        .await
-        .expect("delete_if"));
-    let kept = store.load(&key, now).await.expect("load").expect("kept");
-    assert_eq!(kept.record.data, data(json!({"n": 2})));
-    // A touch moves the unique but not the session: still the expected one.
-    assert!(store
-        .touch(&key, expires + Duration::minutes(1), now)
-        .await
-        .expect("touch"));
-    assert!(store
-        .delete_if(&key, &second.version, now)
-        .await
-        .expect("delete_if"));
-    let mut raw = raw().await;
-    assert_eq!(
-        peek(&mut raw, &entry_key(&prefix, &key)).await,
-        None,
-        "the entry is gone"
-    );
 }

@@ -1,6 +1,7 @@
 //! The cache engine on a Redis Cluster (3 nodes, from `.ci/services.sh`): the
 //! conformance suite, exact concurrent increments from two connections,
-//! sessions spread over the nodes, and a cluster that is down.
+//! re-sent requests applied once, sessions spread over the nodes, prefixes
+//! and URLs, and a cluster that is down.
 //!
 //! Every test uses its own key prefix and deletes its keys at the end, node by
 //! node; none flushes the cluster.
@@ -13,92 +14,28 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
-use ::redis::aio::MultiplexedConnection;
 use ::redis::cluster::ClusterClientBuilder;
 use ::redis::cluster::NodeAddress;
-use ::redis::{cmd, AsyncCommands};
 use serde_json::json;
 use sessionkit::error::StoreError;
-use sessionkit::signing::Codec;
 use sessionkit::store::conformance::{self, Capabilities};
-use sessionkit::store::redis::RedisStore;
+use sessionkit::store::redis::{RedisOptions, RedisStore};
 use sessionkit::store::{Record, SessionStore};
-use sessionkit::SessionConfig;
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
+use common::codec;
 use common::proxy::{Fault, Proxy};
-use common::services::{available, redis_cluster_url, unique};
-
-fn codec() -> Codec {
-    SessionConfig::new(common::SECRET)
-        .expect("a valid test config")
-        .codec()
-}
-
-/// A store on the test cluster with a prefix of its own.
-async fn store(prefix: &str) -> RedisStore {
-    RedisStore::cluster(&redis_cluster_url(), codec())
-        .await
-        .expect("connect to the test cluster")
-        .with_prefix(prefix)
-}
+use common::redis::{cluster_store as store, for_layer, keys_on, purge_on, real_now, Mode};
+use common::services::{available, redis_cluster_url, redis_url, unique};
 
 /// `host:port` of every seed node of the test cluster URL.
 fn nodes() -> Vec<String> {
-    let url = redis_cluster_url();
-    let hosts = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
-    let hosts = hosts.rsplit_once('@').map_or(hosts, |(_, h)| h);
-    let hosts = hosts.split(['/', '?']).next().unwrap_or(hosts);
-    hosts.split(',').map(str::to_owned).collect()
+    Mode::Cluster.nodes()
 }
 
-/// A plain connection to one node.
-async fn node(addr: &str) -> MultiplexedConnection {
-    ::redis::Client::open(format!("redis://{addr}"))
-        .expect("a node URL")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("a raw connection to a cluster node")
-}
-
-/// The keys under `prefix` that `addr` holds.
-async fn keys_on(addr: &str, prefix: &str) -> Vec<String> {
-    let mut conn = node(addr).await;
-    let mut found = Vec::new();
-    let mut cursor = 0u64;
-    loop {
-        let (next, keys): (u64, Vec<String>) = cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{prefix}*"))
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut conn)
-            .await
-            .expect("SCAN a node");
-        found.extend(keys);
-        if next == 0 {
-            return found;
-        }
-        cursor = next;
-    }
-}
-
-/// Deletes every key under `prefix` (a test prefix: `[a-z0-9_]`), on the
-/// node that holds it.
+/// Deletes every key under `prefix`, on the node that holds it.
 async fn purge(prefix: &str) {
-    for addr in nodes() {
-        let keys = keys_on(&addr, prefix).await;
-        let mut conn = node(&addr).await;
-        for k in keys {
-            let _: () = conn.del(&k).await.expect("delete a test key");
-        }
-    }
-}
-
-fn real_now() -> OffsetDateTime {
-    let now = OffsetDateTime::now_utc();
-    now - Duration::nanoseconds(i64::from(now.nanosecond() % 1_000))
+    purge_on(Mode::Cluster, prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -119,7 +56,12 @@ async fn http_concurrent_increments_from_two_connections() {
         return;
     }
     let prefix = unique("sk_test");
-    let (a, b) = (store(&prefix).await, store(&prefix).await);
+    // No keys of their own: the layer gives them.
+    let url = redis_cluster_url();
+    let (a, b) = (
+        for_layer(&url, &prefix).await,
+        for_layer(&url, &prefix).await,
+    );
     common::http::concurrent_increments([Arc::new(a), Arc::new(b)]).await;
     purge(&prefix).await;
 }
@@ -130,7 +72,12 @@ async fn http_different_keys_survive() {
         return;
     }
     let prefix = unique("sk_test");
-    let (a, b) = (store(&prefix).await, store(&prefix).await);
+    // No keys of their own: the layer gives them.
+    let url = redis_cluster_url();
+    let (a, b) = (
+        for_layer(&url, &prefix).await,
+        for_layer(&url, &prefix).await,
+    );
     common::http::different_keys_survive([Arc::new(a), Arc::new(b)]).await;
     purge(&prefix).await;
 }
@@ -166,7 +113,11 @@ async fn store_through_proxies(prefix: &str) -> (RedisStore, Vec<Proxy>) {
         .get_async_connection()
         .await
         .expect("connect to the cluster through the proxies");
-    let store = RedisStore::from_cluster_connection(connection, codec()).with_prefix(prefix);
+    let store = RedisOptions::new()
+        .prefix(prefix)
+        .from_connection(connection)
+        .expect("a prefix without a hash tag")
+        .with_codec(codec());
     (store, proxies)
 }
 
@@ -243,10 +194,7 @@ async fn sessions_spread_over_the_nodes() {
         return;
     }
     let prefix = unique("sk_test");
-    let store = RedisStore::open(&redis_cluster_url(), codec())
-        .await
-        .expect("open dispatches a cluster URL")
-        .with_prefix(&prefix);
+    let store = store(&prefix).await;
     assert!(format!("{store:?}").contains("cluster"));
     let now = real_now();
     let record = Record::new(
@@ -283,7 +231,7 @@ async fn a_cluster_that_is_down_is_unavailable_quickly() {
     }
     let url = format!("redis+cluster://{}", addrs.join(","));
     let started = Instant::now();
-    let opened = RedisStore::cluster(&url, codec()).await;
+    let opened = RedisStore::open(&url).await;
     assert!(
         matches!(opened, Err(StoreError::Unavailable(_))),
         "{opened:?}"
@@ -293,23 +241,42 @@ async fn a_cluster_that_is_down_is_unavailable_quickly() {
         "took {:?}",
         started.elapsed()
     );
-    let opened = RedisStore::open(&url, codec()).await;
-    assert!(matches!(opened, Err(StoreError::Unavailable(_))));
 }
 
 #[tokio::test]
 async fn cluster_urls() {
     for url in [
-        "redis://127.0.0.1:7000",
         "redis+cluster://:hunter2secret@",
         "redis+cluster://:hunter2secret@127.0.0.1:7000,,127.0.0.1:7001",
         "rediss+cluster://:hunter2secret@127.0.0.1:7000",
     ] {
-        match RedisStore::cluster(url, codec()).await {
+        match RedisStore::open(url).await {
             Err(StoreError::Config(message)) => {
                 assert!(!message.contains("hunter2"), "{message}");
             }
             other => panic!("{url}: expected a config error, got {other:?}"),
         }
     }
+}
+
+/// A hash tag in the prefix would send every session to one slot: a cluster
+/// refuses it when the store is built, a single server takes it.
+#[tokio::test]
+async fn a_hash_tag_prefix_is_refused_on_a_cluster() {
+    if !available("Redis Cluster", &redis_cluster_url()).await
+        || !available("Redis", &redis_url()).await
+    {
+        return;
+    }
+    let tagged = format!("{{{}}}:", unique("sk_test"));
+    let refused = RedisOptions::new()
+        .prefix(&tagged)
+        .open(&redis_cluster_url())
+        .await;
+    match refused {
+        Err(StoreError::Config(message)) => assert!(message.contains("hash tag"), "{message}"),
+        other => panic!("a hash tag on a cluster: {other:?}"),
+    }
+    let single = RedisOptions::new().prefix(&tagged).open(&redis_url()).await;
+    assert!(single.is_ok(), "{single:?}");
 }

@@ -16,6 +16,8 @@ use time::OffsetDateTime;
 
 use crate::error::StoreError;
 
+#[cfg(any(feature = "redis", feature = "memcached"))]
+mod cache_entry;
 pub mod cached_db;
 #[cfg(feature = "conformance")]
 pub mod conformance;

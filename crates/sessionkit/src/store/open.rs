@@ -101,15 +101,12 @@ async fn open_cache(
         #[cfg(feature = "memory")]
         "memory" => Ok(Arc::new(super::memory::MemoryStore::new())),
         #[cfg(feature = "redis")]
-        "redis" | "redis+cluster" | "unix" => {
-            let s = super::redis::RedisStore::open(url, session.codec()).await?;
-            Ok(Arc::new(s.with_prefix(store.key_prefix.clone())))
+        // `rediss` reaches the client, which says TLS is not enabled.
+        "redis" | "rediss" | "redis+cluster" | "rediss+cluster" | "unix" => {
+            Ok(Arc::new(open_redis(store, session).await?))
         }
         #[cfg(feature = "memcached")]
-        "memcache" | "memcached" => {
-            let s = super::memcached::MemcachedStore::new(url, session.codec()).await?;
-            Ok(Arc::new(s.with_prefix(store.key_prefix.clone())?))
-        }
+        "memcache" | "memcached" => Ok(Arc::new(open_memcached(store, session).await?)),
         other => {
             let _ = session;
             Err(unsupported(
@@ -154,18 +151,13 @@ async fn open_cached_db(
         #[cfg(feature = "memory")]
         "memory" => Ok(Arc::new(super::cached_db::MemoryCache::new())),
         #[cfg(feature = "redis")]
-        "redis" | "redis+cluster" | "unix" => {
-            let s = super::redis::RedisStore::open(url, session.codec()).await?;
-            Ok(Arc::new(super::redis::RedisCache::new(
-                s.with_prefix(store.key_prefix.clone()),
-            )))
-        }
+        "redis" | "rediss" | "redis+cluster" | "rediss+cluster" | "unix" => Ok(Arc::new(
+            super::redis::RedisCache::new(open_redis(store, session).await?),
+        )),
         #[cfg(feature = "memcached")]
-        "memcache" | "memcached" => {
-            let s = super::memcached::MemcachedStore::new(url, session.codec()).await?;
-            let s = s.with_prefix(store.key_prefix.clone())?;
-            Ok(Arc::new(super::memcached::MemcachedCache::new(s)?))
-        }
+        "memcache" | "memcached" => Ok(Arc::new(super::memcached::MemcachedCache::new(
+            open_memcached(store, session).await?,
+        )?)),
         other => Err(unsupported(
             "SESSION_CACHE_URL (for cached_db)",
             other,
@@ -179,6 +171,33 @@ async fn open_cached_db(
     Ok(Arc::new(
         CachedDbStore::new(cache?, db).with_max_entry_age(store.cache_max_age),
     ))
+}
+
+/// The Redis store `SESSION_CACHE_URL` names, with the key prefix and the
+/// session keys (a cache of `cached_db` is not handed them by the layer).
+#[cfg(feature = "redis")]
+async fn open_redis(
+    store: &StoreConfig,
+    session: &SessionConfig,
+) -> Result<super::redis::RedisStore, StoreError> {
+    let opened = super::redis::RedisOptions::new()
+        .prefix(store.key_prefix.clone())
+        .open(&store.cache_url)
+        .await?;
+    Ok(opened.with_codec(session.codec()))
+}
+
+/// The Memcached store `SESSION_CACHE_URL` names, as [`open_redis`].
+#[cfg(feature = "memcached")]
+async fn open_memcached(
+    store: &StoreConfig,
+    session: &SessionConfig,
+) -> Result<super::memcached::MemcachedStore, StoreError> {
+    let opened = super::memcached::MemcachedOptions::new()
+        .prefix(store.key_prefix.clone())
+        .open(&store.cache_url)
+        .await?;
+    Ok(opened.with_codec(session.codec()))
 }
 
 fn open_file(

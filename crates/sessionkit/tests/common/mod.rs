@@ -47,7 +47,11 @@ pub(crate) mod faulty;
 pub(crate) mod http;
 pub(crate) mod interleave;
 pub(crate) mod logs;
+#[cfg(feature = "memcached")]
+pub(crate) mod memcached;
 pub(crate) mod proxy;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
 pub(crate) mod replay;
 pub(crate) mod services;
 

@@ -62,19 +62,16 @@
 //!
 //! ```no_run
 //! # #[cfg(feature = "sqlite")]
-//! # async fn demo() -> Result<(), sessionkit::error::StoreError> {
+//! # async fn demo(db: sessionkit::store::db::DbStore, config: sessionkit::SessionConfig) -> Result<(), sessionkit::error::StoreError> {
 //! use std::sync::Arc;
-//! use sessionkit::signing::{Codec, Keys, SecretKey};
 //! use sessionkit::store::cached_db::CachedDbStore;
-//! use sessionkit::store::db::DbStore;
-//! use sessionkit::store::memcached::{MemcachedCache, MemcachedStore};
+//! use sessionkit::store::memcached::{MemcachedCache, MemcachedOptions};
 //!
-//! let keys = Keys::new(SecretKey::new("a long random secret"), vec![]).expect("a non-empty secret");
-//! let codec = Codec::sessions(&keys);
-//! let db = DbStore::sqlite("sqlite://sessions.sqlite3?mode=rwc", codec.clone()).await?;
-//! let memcached = MemcachedStore::new("memcache://127.0.0.1:11211", codec)
+//! let memcached = MemcachedOptions::new()
+//!     .prefix("myapp:")
+//!     .open("memcache://127.0.0.1:11211")
 //!     .await?
-//!     .with_prefix("myapp:")?;
+//!     .with_codec(config.codec());
 //! let store = CachedDbStore::new(Arc::new(MemcachedCache::new(memcached)?), Arc::new(db));
 //! # Ok(()) }
 //! ```
@@ -83,38 +80,26 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use time::OffsetDateTime;
 
 use super::commands::{Mode, Reply};
 use super::entry;
 use super::error::Unexpected;
-use super::{MemcachedStore, DEFAULT_ITEM_LIMIT};
+use super::options::{MAX_KEY_BYTES, MAX_SESSION_KEY_BYTES};
+use super::{MemcachedStore, ENGINE};
 use crate::error::StoreError;
 use crate::key;
-use crate::store::cached_db::{keep_until, CacheEntry, SessionCache};
-use crate::store::{Record, SessionMap, Version};
-
-/// Django's logical cache key prefix of its `cached_db` engine
-/// (`django.contrib.sessions.cached_db` + session key).
-pub const DJANGO_CACHED_DB_KEY_PREFIX: &str = "django.contrib.sessions.cached_db";
-
-/// Memcached's limit on key length.
-const MAX_KEY_BYTES: usize = 250;
-
-/// The longest session key a store accepts ([`crate::key::is_valid_key`]).
-const MAX_SESSION_KEY_BYTES: usize = 40;
+use crate::store::cache_entry::{
+    self, server_key, Stored, DEFAULT_HOLD_OFF, DJANGO_CACHED_DB_KEY_PREFIX,
+};
+use crate::store::cached_db::{CacheEntry, SessionCache};
+use crate::store::{Record, Version};
 
 /// The longest store prefix a [`MemcachedCache`] takes: its key space is a
 /// little longer than the engine's, so this is a little less than
 /// [`MAX_PREFIX_BYTES`](super::MAX_PREFIX_BYTES).
 pub const MAX_CACHE_PREFIX_BYTES: usize =
     MAX_KEY_BYTES - DJANGO_CACHED_DB_KEY_PREFIX.len() - MAX_SESSION_KEY_BYTES;
-
-/// How long a delete holds off later sets of the same key, unless
-/// [`MemcachedCache::with_hold_off`] says otherwise.
-pub const DEFAULT_HOLD_OFF: Duration = Duration::from_secs(10);
 
 /// What a deleted entry holds during the hold-off. Never a readable entry:
 /// it has no `<expiry>:` in front.
@@ -124,7 +109,7 @@ const TOMBSTONE: &[u8] = b"sessionkit:tombstone";
 /// it between its read and its write, before it buries the entry instead.
 const SET_ATTEMPTS: usize = 4;
 
-/// A [`MemcachedStore`]'s connection pool, codec and prefix used as the cache
+/// A [`MemcachedStore`]'s connection pool, signing keys and prefix used as the cache
 /// of a [`CachedDbStore`](crate::store::cached_db::CachedDbStore). Cheap to
 /// clone.
 ///
@@ -144,8 +129,8 @@ pub struct MemcachedCache {
 struct UnfitKey;
 
 impl MemcachedCache {
-    /// Caches through `store`'s pool, signing with its codec, under its
-    /// prefix.
+    /// Caches through `store`'s pool, signing with its keys, under its
+    /// prefix, with the [`DEFAULT_HOLD_OFF`].
     ///
     /// # Errors
     /// [`StoreError::Config`] when the store's prefix is longer than
@@ -175,33 +160,14 @@ impl MemcachedCache {
         self
     }
 
-    /// The key prefix (the store's).
-    pub fn prefix(&self) -> &str {
-        self.store.prefix()
-    }
-
     /// The memcached key of a session's cache entry:
     /// `<prefix>django.contrib.sessions.cached_db<key>`.
-    pub fn memcached_key(&self, session_key: &str) -> String {
-        let prefix = self.store.prefix();
-        let mut out = String::with_capacity(
-            prefix.len() + DJANGO_CACHED_DB_KEY_PREFIX.len() + session_key.len(),
-        );
-        out.push_str(prefix);
-        out.push_str(DJANGO_CACHED_DB_KEY_PREFIX);
-        out.push_str(session_key);
-        out
-    }
-
-    /// The session inside `signed`, or `None` when it does not verify.
-    fn verify(&self, signed: &[u8], now: OffsetDateTime) -> Option<SessionMap> {
-        // The entry's expiry decides; the signature's age does not.
-        let text = std::str::from_utf8(signed).ok()?;
-        self.store
-            .codec
-            .decode(text, None, now)
-            .ok()
-            .map(|d| d.data)
+    fn memcached_key(&self, session_key: &str) -> String {
+        server_key(
+            self.store.prefix(),
+            DJANGO_CACHED_DB_KEY_PREFIX,
+            session_key,
+        )
     }
 
     /// An entry that cannot be trusted: logged, buried unless it changed
@@ -213,12 +179,7 @@ impl MemcachedCache {
         cas: u64,
         why: &'static str,
     ) -> Result<Option<CacheEntry>, StoreError> {
-        tracing::warn!(
-            session = %key::log_tag(key),
-            engine = "memcached",
-            reason = why,
-            "cached session entry not trusted: deleting it and reading the db"
-        );
+        cache_entry::distrust(ENGINE, key, why);
         let reply = self
             .store
             .server
@@ -250,12 +211,7 @@ impl MemcachedCache {
                 Reply::Done { .. } => return Ok(()),
                 // Another writer came in between: look again.
                 Reply::Exists | Reply::NotFound | Reply::NotStored => {}
-                Reply::TooLarge => {
-                    return Err(StoreError::TooLarge {
-                        size: bytes.len(),
-                        limit: DEFAULT_ITEM_LIMIT,
-                    })
-                }
+                Reply::TooLarge => return Err(self.store.too_large(bytes.len())),
             }
         }
         // Still racing: nobody knows whose record is the newest, so none
@@ -294,30 +250,23 @@ fn unexpected(command: &'static str, reply: &Reply) -> StoreError {
     }))
 }
 
-/// The bytes stored for an entry.
+/// The bytes stored for an entry: `db_version` is already base64.
 fn encode(
     expires_at: OffsetDateTime,
     cached_at: OffsetDateTime,
-    db_version: &[u8],
+    db_version: &str,
     signed: &str,
 ) -> Vec<u8> {
-    let mut rest = URL_SAFE_NO_PAD.encode(db_version);
+    let mut rest = String::with_capacity(db_version.len() + 1 + signed.len());
+    rest.push_str(db_version);
     rest.push(':');
     rest.push_str(signed);
     // The cache time has the expiry's form, so the engine's framing nests.
     entry::encode(expires_at, &entry::encode(cached_at, rest.as_bytes()))
 }
 
-/// An entry as stored, with its db version decoded.
-struct Parsed<'a> {
-    expires_at: OffsetDateTime,
-    cached_at: OffsetDateTime,
-    db_version: Vec<u8>,
-    signed: &'a [u8],
-}
-
 /// An entry's parts as stored, or what makes it unreadable.
-fn parse(value: &[u8]) -> Result<Parsed<'_>, &'static str> {
+fn parse(value: &[u8]) -> Result<Stored<'_>, &'static str> {
     let outer = entry::parse(value);
     let expires_at = outer.expires_at.ok_or("unreadable expiry")?;
     let inner = entry::parse(outer.signed);
@@ -329,15 +278,11 @@ fn parse(value: &[u8]) -> Result<Parsed<'_>, &'static str> {
         .iter()
         .position(|&b| b == b':')
         .ok_or("no db version")?;
-    let (version, signed) = (&inner.signed[..colon], &inner.signed[colon + 1..]);
-    let db_version = URL_SAFE_NO_PAD
-        .decode(version)
-        .map_err(|_| "unreadable db version")?;
-    Ok(Parsed {
+    Ok(Stored {
         expires_at,
         cached_at,
-        db_version,
-        signed,
+        db_version: &inner.signed[..colon],
+        signed: &inner.signed[colon + 1..],
     })
 }
 
@@ -348,6 +293,7 @@ impl SessionCache for MemcachedCache {
             // `set` never writes one, so there is nothing to find.
             return Ok(None);
         }
+        let codec = self.store.codec()?;
         let full_key = self.memcached_key(key);
         let Some(item) = self.store.server.get(&full_key).await? else {
             return Ok(None);
@@ -355,27 +301,13 @@ impl SessionCache for MemcachedCache {
         if item.value == TOMBSTONE {
             return Ok(None);
         }
-        let Parsed {
-            expires_at,
-            cached_at,
-            db_version,
-            signed,
-        } = match parse(&item.value) {
-            Ok(parts) => parts,
-            Err(why) => return self.refuse(key, &full_key, item.cas, why).await,
-        };
-        if expires_at <= now {
-            // Memcached drops it at its TTL; until then it is simply not there.
-            return Ok(None);
+        let read = parse(&item.value).and_then(|stored| cache_entry::read(codec, &stored, now));
+        match read {
+            // Expired: memcached drops it at its TTL; until then it is
+            // simply not there.
+            Ok(entry) => Ok(entry),
+            Err(why) => self.refuse(key, &full_key, item.cas, why).await,
         }
-        let Some(data) = self.verify(signed, now) else {
-            return self.refuse(key, &full_key, item.cas, "bad signature").await;
-        };
-        Ok(Some(CacheEntry {
-            record: Record::new(data, expires_at),
-            db_version: Version::new(db_version),
-            cached_at,
-        }))
     }
 
     async fn set(
@@ -389,20 +321,14 @@ impl SessionCache for MemcachedCache {
         if !key::is_valid_key(key) {
             return Err(StoreError::Backend(Box::new(UnfitKey)));
         }
-        // A version that asks for a rewrite would lose that mark in the
-        // entry; without an entry, every load asks the db and gets it.
-        if db_version.must_rewrite() {
-            return self.delete(key).await;
-        }
+        let fresh = cache_entry::fresh(self.store.codec()?, record, db_version, now, max_age);
         let wall_clock = OffsetDateTime::now_utc().unix_timestamp();
-        let until = keep_until(record.expires_at, now, max_age);
-        let Some(exptime) = entry::exptime(until, now, wall_clock) else {
-            // Expired, or to be kept for no time: whatever is there is of no
-            // use either.
+        let exptime = |f: &cache_entry::Fresh| entry::exptime(f.keep_until, now, wall_clock);
+        let Some((fresh, exptime)) = fresh.and_then(|f| exptime(&f).map(|e| (f, e))) else {
+            // Nothing worth caching: whatever is there is of no use either.
             return self.delete(key).await;
         };
-        let signed = self.store.codec.encode(&record.data, now);
-        let bytes = encode(record.expires_at, now, db_version.as_bytes(), &signed);
+        let bytes = encode(fresh.expires_at, now, &fresh.db_version, &fresh.signed);
         self.write(key, &bytes, exptime).await
     }
 
@@ -436,19 +362,15 @@ mod tests {
     const AT: OffsetDateTime = datetime!(2026-03-01 12:34:56.789012 UTC);
 
     #[test]
-    fn entries_round_trip_any_version_bytes() {
-        for version in [
-            &b""[..],
-            b"eyJhIjoxfQ:1uWxyz:signature",
-            b"\x00\xff:\n \r",
-            &[b'v'; 300],
-        ] {
+    fn entries_round_trip_any_version_text() {
+        // The version arrives as base64 (no `:`); the signed part may hold `:`.
+        for version in ["", "eyJhIjoxfQ", "AP86CiAN", &"v".repeat(300)] {
             let cached_at = AT - time::Duration::seconds(3);
             let bytes = encode(AT, cached_at, version, "payload:ts:sig");
             let parsed = parse(&bytes).expect("readable");
             assert_eq!(parsed.expires_at, AT);
             assert_eq!(parsed.cached_at, cached_at);
-            assert_eq!(parsed.db_version, version);
+            assert_eq!(parsed.db_version, version.as_bytes());
             assert_eq!(parsed.signed, b"payload:ts:sig");
         }
     }
@@ -459,14 +381,6 @@ mod tests {
             (&b"no expiry"[..], "unreadable expiry"),
             (b"1772368496789012:AAAA:signed", "unreadable cache time"),
             (b"1772368496789012:1772368496:nocolon", "no db version"),
-            (
-                b"1772368496789012:1772368496:***:signed",
-                "unreadable db version",
-            ),
-            (
-                b"1772368496789012:1772368496:AA=:signed",
-                "unreadable db version",
-            ),
         ] {
             assert_eq!(parse(value).err(), Some(why), "{value:?}");
         }

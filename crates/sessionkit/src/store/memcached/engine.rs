@@ -7,32 +7,15 @@ use time::OffsetDateTime;
 
 use super::commands::{Item, Mode, Reply};
 use super::entry::{self, Token};
-use super::error::{NoFreeKey, Unexpected};
-use super::{MemcachedStore, CREATE_ATTEMPTS, DEFAULT_ITEM_LIMIT, UNIQUE_CHASES};
+use super::error::Unexpected;
+use super::{MemcachedStore, ENGINE, UNIQUE_CHASES};
+use crate::config::SessionConfig;
 use crate::error::StoreError;
 use crate::key;
+use crate::store::engine;
 use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionMap, SessionStore, Version};
 
 impl MemcachedStore {
-    /// The session inside an entry, or an empty one (logged) when its
-    /// signature or JSON is bad, as Django's `decode` does; the key is kept.
-    fn decode(&self, key: &str, signed: &[u8], now: OffsetDateTime) -> SessionMap {
-        // No max_age on the signature: the entry's expiry decides.
-        let decoded = std::str::from_utf8(signed)
-            .ok()
-            .and_then(|text| self.codec.decode(text, None, now).ok());
-        match decoded {
-            Some(decoded) => decoded.data,
-            None => {
-                tracing::warn!(
-                    session = %key::log_tag(key),
-                    "session data corrupted: loading it as an empty session"
-                );
-                SessionMap::new()
-            }
-        }
-    }
-
     /// The outcome of a save whose version this engine never made: it can
     /// match nothing, so only whether there is an entry matters.
     async fn unmatched(&self, full_key: &str) -> Result<SaveOutcome, StoreError> {
@@ -51,9 +34,17 @@ impl MemcachedStore {
                     .server
                     .set(full_key, bytes, *exptime, Mode::Cas(cas))
                     .await?;
-                too_large(reply, bytes.len())
+                self.refuse_too_large(reply, bytes.len())
             }
             Write::Delete => self.server.delete(full_key, Some(cas)).await,
+        }
+    }
+
+    /// Turns a server's size refusal into [`StoreError::TooLarge`].
+    fn refuse_too_large(&self, reply: Reply, size: usize) -> Result<Reply, StoreError> {
+        match reply {
+            Reply::TooLarge => Err(self.too_large(size)),
+            other => Ok(other),
         }
     }
 }
@@ -85,17 +76,6 @@ fn wall_clock() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// Turns a server's size refusal into [`StoreError::TooLarge`].
-fn too_large(reply: Reply, size: usize) -> Result<Reply, StoreError> {
-    match reply {
-        Reply::TooLarge => Err(StoreError::TooLarge {
-            size,
-            limit: DEFAULT_ITEM_LIMIT,
-        }),
-        other => Ok(other),
-    }
-}
-
 /// A reply the command cannot have, as an error.
 fn unexpected(command: &'static str, reply: &Reply) -> StoreError {
     StoreError::Backend(Box::new(Unexpected {
@@ -122,6 +102,7 @@ impl SessionStore for MemcachedStore {
         if !key::is_valid_key(key) {
             return Ok(None);
         }
+        let codec = self.codec()?;
         let Some(item) = self.server.get(&self.full_key(key)).await? else {
             return Ok(None);
         };
@@ -131,6 +112,7 @@ impl SessionStore for MemcachedStore {
             None => {
                 tracing::warn!(
                     session = %key::log_tag(key),
+                    engine = ENGINE,
                     "memcached entry without a readable expiry: loading it as an empty session"
                 );
                 entry::fallback_expiry(item.ttl, now)
@@ -141,7 +123,8 @@ impl SessionStore for MemcachedStore {
             return Ok(None);
         }
         let data = match entry.expires_at {
-            Some(_) => self.decode(key, entry.signed, now),
+            // No max age on the signature: the entry's expiry decides.
+            Some(_) => engine::decode_or_empty(codec, ENGINE, key, entry.signed, None, now),
             None => SessionMap::new(),
         };
         Ok(Some(Loaded {
@@ -151,7 +134,7 @@ impl SessionStore for MemcachedStore {
     }
 
     async fn create(&self, record: &Record, now: OffsetDateTime) -> Result<Saved, StoreError> {
-        let signed = self.codec.encode(&record.data, now);
+        let signed = self.codec()?.encode(&record.data, now);
         let write = Write::new(record.expires_at, signed.as_bytes(), now);
         let Write::Value { bytes, exptime } = write else {
             // Already expired: there is nothing to keep, and the key will
@@ -161,30 +144,23 @@ impl SessionStore for MemcachedStore {
                 version: Token::new(0, signed.as_bytes()).to_version(),
             });
         };
-        for _ in 0..CREATE_ATTEMPTS {
-            let key = key::generate_key();
+        let (bytes, signed) = (&bytes, signed.as_bytes());
+        engine::with_fresh_key(|key| async move {
             let reply = self
                 .server
-                .set(&self.full_key(&key), &bytes, exptime, Mode::Add)
+                .set(&self.full_key(&key), bytes, exptime, Mode::Add)
                 .await?;
-            match too_large(reply, bytes.len())? {
-                Reply::Done { cas } => {
-                    return Ok(Saved {
-                        cookie_value: key,
-                        version: Token::new(cas, signed.as_bytes()).to_version(),
-                    })
-                }
-                Reply::NotStored | Reply::Exists => {
-                    tracing::warn!(session = %key::log_tag(&key), "session key collision; retrying");
-                }
-                other @ (Reply::NotFound | Reply::TooLarge) => {
-                    return Err(unexpected("ms (add)", &other))
-                }
+            match self.refuse_too_large(reply, bytes.len())? {
+                Reply::Done { cas } => Ok(Some(Saved {
+                    cookie_value: key,
+                    version: Token::new(cas, signed).to_version(),
+                })),
+                // Taken: draw another key.
+                Reply::NotStored | Reply::Exists => Ok(None),
+                other @ (Reply::NotFound | Reply::TooLarge) => Err(unexpected("ms (add)", &other)),
             }
-        }
-        Err(StoreError::Backend(Box::new(NoFreeKey {
-            attempts: CREATE_ATTEMPTS,
-        })))
+        })
+        .await
     }
 
     async fn save(
@@ -201,7 +177,7 @@ impl SessionStore for MemcachedStore {
         let Some(expected) = Token::from_version(expected) else {
             return self.unmatched(&full_key).await;
         };
-        let signed = self.codec.encode(&record.data, now);
+        let signed = self.codec()?.encode(&record.data, now);
         let write = Write::new(record.expires_at, signed.as_bytes(), now);
         let saved = |cas| {
             SaveOutcome::Saved(Saved {
@@ -332,5 +308,9 @@ impl SessionStore for MemcachedStore {
         // Writers kept winning; each wrote its own expiry, which wins over a
         // touch anyway. The record is live.
         Ok(true)
+    }
+
+    fn attach(&self, config: &SessionConfig) {
+        self.keys.attach(config);
     }
 }

@@ -53,14 +53,6 @@ pub(super) struct Unexpected {
 #[error("memcached returned no CAS unique: is it running with -C (CAS disabled)?")]
 pub(super) struct CasDisabled;
 
-/// `create` drew only keys that were already taken; with 165-bit random keys
-/// this means the random source or the server is broken, not bad luck.
-#[derive(Debug, thiserror::Error)]
-#[error("no free session key after {attempts} attempts")]
-pub(super) struct NoFreeKey {
-    pub(super) attempts: usize,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,15 +35,23 @@
 //! shared cache of a [`CachedDbStore`](crate::store::cached_db::CachedDbStore),
 //! under keys of its own (`…sessions.cached_db<key>`).
 //!
+//! # Signing keys
+//!
+//! The store signs with the keys of the session layer it is given to (see
+//! [`SessionStore::attach`]), so the secret is given once. Used without a
+//! layer (a script, a test), give it keys with
+//! [`with_codec`](MemcachedStore::with_codec); without any, every operation
+//! answers [`StoreError::Config`].
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), sessionkit::error::StoreError> {
-//! use sessionkit::signing::{Codec, Keys, SecretKey};
-//! use sessionkit::store::memcached::MemcachedStore;
+//! use sessionkit::store::memcached::{MemcachedOptions, MemcachedStore};
 //!
-//! let keys = Keys::new(SecretKey::new("a long random secret"), vec![]).expect("a non-empty secret");
-//! let store = MemcachedStore::new("memcache://127.0.0.1:11211", Codec::sessions(&keys))
-//!     .await?
-//!     .with_prefix("myapp:")?;
+//! let store = MemcachedStore::open("memcache://127.0.0.1:11211").await?;
+//! let shared = MemcachedOptions::new()
+//!     .prefix("myapp:")
+//!     .open("memcache://127.0.0.1:11211")
+//!     .await?;
 //! # Ok(()) }
 //! ```
 
@@ -53,6 +61,10 @@ use std::sync::Arc;
 
 use crate::error::StoreError;
 use crate::signing::Codec;
+use crate::store::cache_entry::{server_key, DJANGO_CACHE_KEY_PREFIX};
+use crate::store::engine::SigningKeys;
+#[cfg(doc)]
+use crate::store::SessionStore;
 
 mod cache;
 mod commands;
@@ -65,80 +77,56 @@ pub(crate) mod fuzz;
 mod options;
 mod pool;
 
-pub use cache::{
-    MemcachedCache, DEFAULT_HOLD_OFF, DJANGO_CACHED_DB_KEY_PREFIX, MAX_CACHE_PREFIX_BYTES,
-};
+pub use crate::store::cache_entry::DEFAULT_HOLD_OFF;
+pub use cache::{MemcachedCache, MAX_CACHE_PREFIX_BYTES};
 pub use options::{MemcachedOptions, MAX_PREFIX_BYTES};
 
 use commands::Server;
-use pool::{ConnectFuture, Pool};
+use pool::Pool;
 
-/// How many fresh keys `create` tries before giving up.
-const CREATE_ATTEMPTS: usize = 10;
+/// Names the engine in logs and in the missing-keys error.
+const ENGINE: &str = "memcached";
+
 /// How many times a save or touch follows an entry whose unique moved while
 /// its session stayed the same (a touch, or a save of identical data) before
 /// reporting a conflict.
 const UNIQUE_CHASES: usize = 8;
-/// The item size limit memcached starts with (`-I 1m`).
-const DEFAULT_ITEM_LIMIT: usize = 1024 * 1024;
 
-/// Sessions in Memcached. Cheap to clone; clones share the connection pool.
+/// Sessions in Memcached. Cheap to clone; clones share the connection pool
+/// and the signing keys.
 #[derive(Clone)]
 pub struct MemcachedStore {
     server: Arc<Server>,
-    codec: Codec,
+    keys: Arc<SigningKeys>,
     prefix: Arc<str>,
+    /// The server's item size limit, as reported in `TooLarge`.
+    item_limit: usize,
     /// `host:port`, or `None` for connections the caller opens.
     addr: Option<Arc<str>>,
 }
 
 impl MemcachedStore {
-    /// Connects to `memcache://host[:port]` (port 11211 by default) with the
-    /// default [`MemcachedOptions`], and checks that the server is reachable
-    /// and recent enough: [`StoreError::Unavailable`] when it is not reached,
-    /// [`StoreError::Config`] for a bad URL or a memcached older than 1.6.
-    pub async fn new(url: &str, codec: Codec) -> Result<Self, StoreError> {
-        Self::with_options(url, codec, MemcachedOptions::new()).await
+    /// Connects to `memcache://host[:port]` without a key prefix:
+    /// [`MemcachedOptions::open`] with the default options, which says what
+    /// is checked and the errors.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        MemcachedOptions::new().open(url).await
     }
 
-    /// [`new`](Self::new) with options (pool size, timeouts).
-    pub async fn with_options(
-        url: &str,
-        codec: Codec,
-        options: MemcachedOptions,
-    ) -> Result<Self, StoreError> {
-        let addr = options::parse_url(url)?;
-        let dsn = format!("tcp://{addr}");
-        let connect = move || -> ConnectFuture {
-            let dsn = dsn.clone();
-            Box::pin(async move { async_memcached::Client::new(dsn).await })
-        };
-        Self::start(Arc::new(connect), codec, options, Some(addr)).await
-    }
-
-    /// Opens connections with `connect` instead of a URL: a Unix socket
-    /// (`async_memcached::Client::new("unix:///path")`), or a client set up
-    /// some other way. It is called for every new connection of the pool,
-    /// including the reconnections after an outage, so it must make a new
-    /// client each time (a closed `async_memcached::Client` never reopens).
-    pub async fn from_connector<F, Fut>(
-        connect: F,
-        codec: Codec,
-        options: MemcachedOptions,
-    ) -> Result<Self, StoreError>
+    /// Opens every connection with `connect`, with the default options:
+    /// [`MemcachedOptions::from_connector`], which says what `connect` must do.
+    pub async fn from_connector<F, Fut>(connect: F) -> Result<Self, StoreError>
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<async_memcached::Client, async_memcached::Error>>
             + Send
             + 'static,
     {
-        let connect = move || -> ConnectFuture { Box::pin(connect()) };
-        Self::start(Arc::new(connect), codec, options, None).await
+        MemcachedOptions::new().from_connector(connect).await
     }
 
     async fn start(
         connect: pool::Connect,
-        codec: Codec,
         options: MemcachedOptions,
         addr: Option<String>,
     ) -> Result<Self, StoreError> {
@@ -154,21 +142,20 @@ impl MemcachedStore {
         }
         Ok(Self {
             server: Arc::new(server),
-            codec,
-            prefix: Arc::from(""),
+            keys: Arc::new(SigningKeys::default()),
+            prefix: Arc::from(options.prefix),
+            item_limit: options.item_limit,
             addr: addr.map(Arc::from),
         })
     }
 
-    /// Puts `prefix` before every key (empty by default), so several apps
-    /// can share one server. [`StoreError::Config`] when it could break a
-    /// memcached key: more than [`MAX_PREFIX_BYTES`] bytes, or anything but
-    /// printable ASCII without spaces.
-    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Result<Self, StoreError> {
-        let prefix = prefix.into();
-        options::check_prefix(&prefix)?;
-        self.prefix = Arc::from(prefix);
-        Ok(self)
+    /// Signs with `codec` (Django's session codec,
+    /// [`SessionConfig::codec`](crate::SessionConfig::codec)) instead of the
+    /// keys of the layer the store is given to: for use without a layer.
+    #[must_use]
+    pub fn with_codec(mut self, codec: Codec) -> Self {
+        self.keys = Arc::new(SigningKeys::given(codec));
+        self
     }
 
     /// The key prefix.
@@ -176,13 +163,22 @@ impl MemcachedStore {
         &self.prefix
     }
 
+    /// The memcached key of a session: `<prefix>django.contrib.sessions.cache<key>`.
     fn full_key(&self, key: &str) -> String {
-        let mut out =
-            String::with_capacity(self.prefix.len() + options::KEY_SPACE.len() + key.len());
-        out.push_str(&self.prefix);
-        out.push_str(options::KEY_SPACE);
-        out.push_str(key);
-        out
+        server_key(&self.prefix, DJANGO_CACHE_KEY_PREFIX, key)
+    }
+
+    /// The signing keys, or the error naming the fix.
+    fn codec(&self) -> Result<&Codec, StoreError> {
+        self.keys.codec(ENGINE)
+    }
+
+    /// A server's size refusal of `size` bytes.
+    fn too_large(&self, size: usize) -> StoreError {
+        StoreError::TooLarge {
+            size,
+            limit: self.item_limit,
+        }
     }
 }
 
@@ -209,6 +205,7 @@ impl fmt::Debug for MemcachedStore {
                 &self.addr.as_deref().unwrap_or("(caller's connector)"),
             )
             .field("prefix", &self.prefix)
+            .field("keys", &self.keys)
             .field("max_connections", &self.server.pool.max_connections())
             .field("timeout", &self.server.timeout)
             .finish_non_exhaustive()

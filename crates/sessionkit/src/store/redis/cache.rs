@@ -14,7 +14,7 @@
 //! key has no `_`). Its fields:
 //!
 //! - `session_data`: the session signed the Django way with the store's
-//!   codec, as the engine writes it;
+//!   keys, as the engine writes it;
 //! - `expire_date`: the exact expiry in Unix microseconds (decimal);
 //! - `db_version`: the db's version bytes, URL-safe base64 without padding
 //!   (they are opaque and may be any bytes);
@@ -56,17 +56,16 @@
 //!
 //! ```no_run
 //! # #[cfg(feature = "sqlite")]
-//! # async fn demo() -> Result<(), sessionkit::error::StoreError> {
+//! # async fn demo(db: sessionkit::store::db::DbStore, config: sessionkit::SessionConfig) -> Result<(), sessionkit::error::StoreError> {
 //! use std::sync::Arc;
-//! use sessionkit::signing::{Codec, Keys, SecretKey};
 //! use sessionkit::store::cached_db::CachedDbStore;
-//! use sessionkit::store::db::DbStore;
-//! use sessionkit::store::redis::{RedisCache, RedisStore};
+//! use sessionkit::store::redis::{RedisCache, RedisOptions};
 //!
-//! let keys = Keys::new(SecretKey::new("a long random secret"), vec![]).expect("a non-empty secret");
-//! let codec = Codec::sessions(&keys);
-//! let db = DbStore::sqlite("sqlite://sessions.sqlite3?mode=rwc", codec.clone()).await?;
-//! let redis = RedisStore::open("redis://127.0.0.1:6379/0", codec).await?.with_prefix("myapp:");
+//! let redis = RedisOptions::new()
+//!     .prefix("myapp:")
+//!     .open("redis://127.0.0.1:6379/0")
+//!     .await?
+//!     .with_codec(config.codec());
 //! let store = CachedDbStore::new(Arc::new(RedisCache::new(redis)), Arc::new(db));
 //! # Ok(()) }
 //! ```
@@ -77,25 +76,17 @@ use std::time::Duration;
 
 use ::redis::{cmd, Value};
 use async_trait::async_trait;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use time::OffsetDateTime;
 
 use super::error::{from_redis, is_wrong_type, UnexpectedReply};
 use super::script::Lua;
-use super::{expiry, reply, RedisStore, DATA_FIELD, EXPIRY_FIELD};
+use super::{expiry, reply, RedisStore, DATA_FIELD, ENGINE, EXPIRY_FIELD};
 use crate::error::StoreError;
-use crate::key;
-use crate::store::cached_db::{keep_until, CacheEntry, SessionCache};
-use crate::store::{Record, SessionMap, Version};
-
-/// Django's logical cache key prefix of its `cached_db` engine
-/// (`django.contrib.sessions.cached_db` + session key).
-pub const DJANGO_CACHED_DB_KEY_PREFIX: &str = "django.contrib.sessions.cached_db";
-
-/// How long a delete holds off later sets of the same key, unless
-/// [`RedisCache::with_hold_off`] says otherwise.
-pub const DEFAULT_HOLD_OFF: Duration = Duration::from_secs(10);
+use crate::store::cache_entry::{
+    self, server_key, Stored, DEFAULT_HOLD_OFF, DJANGO_CACHED_DB_KEY_PREFIX,
+};
+use crate::store::cached_db::{CacheEntry, SessionCache};
+use crate::store::{Record, Version};
 
 /// The hash field holding the db's version, base64 (also named in the script).
 const VERSION_FIELD: &str = "db_version";
@@ -136,7 +127,7 @@ return 1
     )
 });
 
-/// A [`RedisStore`]'s connection, codec and prefix used as the cache of a
+/// A [`RedisStore`]'s connection, signing keys and prefix used as the cache of a
 /// [`CachedDbStore`](crate::store::cached_db::CachedDbStore). Cheap to clone.
 ///
 /// The store may go on serving as a session engine at the same time: the
@@ -150,7 +141,7 @@ pub struct RedisCache {
 
 impl RedisCache {
     /// Caches through `store`'s connection (node or cluster), signing with
-    /// its codec, under its prefix, with the [`DEFAULT_HOLD_OFF`].
+    /// its keys, under its prefix, with the [`DEFAULT_HOLD_OFF`].
     pub fn new(store: RedisStore) -> Self {
         Self {
             store,
@@ -169,45 +160,21 @@ impl RedisCache {
         self
     }
 
-    /// The key prefix (the store's).
-    pub fn prefix(&self) -> &str {
-        self.store.prefix()
-    }
-
     /// The Redis key of a session's cache entry:
     /// `<prefix>django.contrib.sessions.cached_db<key>`.
-    pub fn redis_key(&self, session_key: &str) -> String {
-        let prefix = self.store.prefix();
-        let mut out = String::with_capacity(
-            prefix.len() + DJANGO_CACHED_DB_KEY_PREFIX.len() + session_key.len(),
-        );
-        out.push_str(prefix);
-        out.push_str(DJANGO_CACHED_DB_KEY_PREFIX);
-        out.push_str(session_key);
-        out
+    fn redis_key(&self, session_key: &str) -> String {
+        server_key(
+            self.store.prefix(),
+            DJANGO_CACHED_DB_KEY_PREFIX,
+            session_key,
+        )
     }
 
     /// An entry that cannot be trusted: logged, deleted, and a miss.
     async fn refuse(&self, key: &str, why: &'static str) -> Result<Option<CacheEntry>, StoreError> {
-        tracing::warn!(
-            session = %key::log_tag(key),
-            engine = "redis",
-            reason = why,
-            "cached session entry not trusted: deleting it and reading the db"
-        );
+        cache_entry::distrust(ENGINE, key, why);
         self.delete(key).await?;
         Ok(None)
-    }
-
-    /// The session inside `signed`, or `None` when it does not verify.
-    fn verify(&self, signed: &[u8], now: OffsetDateTime) -> Option<SessionMap> {
-        // The entry's expiry decides; the signature's age does not.
-        let text = std::str::from_utf8(signed).ok()?;
-        self.store
-            .codec
-            .decode(text, None, now)
-            .ok()
-            .map(|d| d.data)
     }
 }
 
@@ -259,6 +226,7 @@ fn fields(reply: Value) -> Result<Fields, StoreError> {
 #[async_trait]
 impl SessionCache for RedisCache {
     async fn get(&self, key: &str, now: OffsetDateTime) -> Result<Option<CacheEntry>, StoreError> {
+        let codec = self.store.codec()?;
         let mut hmget = cmd("HMGET");
         hmget
             .arg(self.redis_key(key))
@@ -286,21 +254,17 @@ impl SessionCache for RedisCache {
         let Some(cached_at) = expiry::from_micros(&cached_at) else {
             return self.refuse(key, "unreadable cache time").await;
         };
-        if expires_at <= now {
-            // Redis drops it at its TTL; until then it is simply not there.
-            return Ok(None);
-        }
-        let Ok(db_version) = URL_SAFE_NO_PAD.decode(&version) else {
-            return self.refuse(key, "unreadable db version").await;
-        };
-        let Some(data) = self.verify(&signed, now) else {
-            return self.refuse(key, "bad signature").await;
-        };
-        Ok(Some(CacheEntry {
-            record: Record::new(data, expires_at),
-            db_version: Version::new(db_version),
+        let stored = Stored {
+            expires_at,
             cached_at,
-        }))
+            db_version: &version,
+            signed: &signed,
+        };
+        // An expired entry is a miss: Redis drops it at its TTL.
+        match cache_entry::read(codec, &stored, now) {
+            Ok(entry) => Ok(entry),
+            Err(why) => self.refuse(key, why).await,
+        }
     }
 
     async fn set(
@@ -311,19 +275,13 @@ impl SessionCache for RedisCache {
         now: OffsetDateTime,
         max_age: Duration,
     ) -> Result<(), StoreError> {
-        // A version that asks for a rewrite would lose that mark in the
-        // entry; without an entry, every load asks the db and gets it.
-        if db_version.must_rewrite() {
-            return self.delete(key).await;
-        }
-        let Some(ttl) = expiry::ttl_ms(keep_until(record.expires_at, now, max_age), now) else {
-            // Expired, or to be kept for no time: whatever is there is of no
-            // use either.
+        let fresh = cache_entry::fresh(self.store.codec()?, record, db_version, now, max_age);
+        let ttl_ms = |fresh: &cache_entry::Fresh| expiry::ttl_ms(fresh.keep_until, now);
+        let Some((fresh, ttl)) = fresh.and_then(|f| ttl_ms(&f).map(|ttl| (f, ttl))) else {
+            // Nothing worth caching: whatever is there is of no use either.
             return self.delete(key).await;
         };
-        let signed = self.store.codec.encode(&record.data, now);
-        let expires = expiry::to_micros(record.expires_at).to_string();
-        let version = URL_SAFE_NO_PAD.encode(db_version.as_bytes());
+        let expires = expiry::to_micros(fresh.expires_at).to_string();
         let ttl = ttl.to_string();
         let cached_at = expiry::to_micros(now).to_string();
         let written = SET
@@ -331,9 +289,9 @@ impl SessionCache for RedisCache {
                 &self.store.conn,
                 self.redis_key(key).as_bytes(),
                 &[
-                    signed.as_bytes(),
+                    fresh.signed.as_bytes(),
                     expires.as_bytes(),
-                    version.as_bytes(),
+                    fresh.db_version.as_bytes(),
                     ttl.as_bytes(),
                     cached_at.as_bytes(),
                 ],
@@ -415,12 +373,5 @@ mod tests {
         assert_eq!(hold_off_ms(Duration::ZERO), 1);
         assert_eq!(hold_off_ms(Duration::from_micros(1_001)), 2);
         assert_eq!(hold_off_ms(Duration::MAX), i64::MAX as u64 / 4);
-    }
-
-    #[test]
-    fn the_key_space_never_meets_the_engines() {
-        // A session key is `[a-z0-9]`: no engine key can spell `d_db…`.
-        assert!(DJANGO_CACHED_DB_KEY_PREFIX.starts_with(super::super::DJANGO_KEY_PREFIX));
-        assert!(DJANGO_CACHED_DB_KEY_PREFIX[super::super::DJANGO_KEY_PREFIX.len()..].contains('_'));
     }
 }

@@ -46,6 +46,32 @@ pub(super) enum Conn {
     Cluster(ClusterConnection),
 }
 
+/// A connection the caller made, for
+/// [`RedisStore::from_connection`](super::RedisStore::from_connection): a
+/// [`ConnectionManager`] (one server) or a [`ClusterConnection`], converted
+/// by `From`.
+pub struct RedisConnection(pub(super) Conn);
+
+impl From<ConnectionManager> for RedisConnection {
+    fn from(manager: ConnectionManager) -> Self {
+        Self(Conn::Node(manager))
+    }
+}
+
+impl From<ClusterConnection> for RedisConnection {
+    fn from(connection: ClusterConnection) -> Self {
+        Self(Conn::Cluster(connection))
+    }
+}
+
+impl std::fmt::Debug for RedisConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RedisConnection")
+            .field(&self.0.mode())
+            .finish()
+    }
+}
+
 impl Conn {
     /// Connects to the single server at `url` (`redis://`, `unix://`, …),
     /// waiting for the first connection.

@@ -58,14 +58,6 @@ pub(super) struct UnexpectedReply {
     pub(super) command: &'static str,
 }
 
-/// `create` drew only keys that were already taken; with 165-bit random keys
-/// this means the random source is broken, not bad luck.
-#[derive(Debug, thiserror::Error)]
-#[error("no free session key after {attempts} attempts")]
-pub(super) struct NoFreeKey {
-    pub(super) attempts: usize,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

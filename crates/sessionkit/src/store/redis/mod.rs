@@ -4,7 +4,7 @@
 //!
 //! Each session is one Redis hash under
 //! `<prefix>django.contrib.sessions.cache<session key>` (the prefix is empty
-//! unless [`RedisStore::with_prefix`] sets one; the rest is Django's logical
+//! unless [`RedisOptions::prefix`] sets one; the rest is Django's logical
 //! cache key), with three fields:
 //!
 //! - `session_data`: the session **signed the Django way**, exactly the text a
@@ -59,65 +59,67 @@
 //! # Cluster
 //!
 //! Every command touches one key, so on a cluster each operation goes to the
-//! node owning the session's slot. Do not put a hash tag (`{…}`) in the
-//! prefix there: it would send every session to one slot.
+//! node owning the session's slot. A prefix with a hash tag (`{…}`) would
+//! send every session to one slot, so it is refused there.
+//!
+//! # Signing keys
+//!
+//! The store signs with the keys of the session layer it is given to (see
+//! [`SessionStore::attach`]), so the secret is given once. Used without a
+//! layer (a script, a test), give it keys with
+//! [`with_codec`](RedisStore::with_codec); without any, every operation
+//! answers [`StoreError::Config`].
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), sessionkit::error::StoreError> {
-//! use sessionkit::signing::{Codec, Keys, SecretKey};
-//! use sessionkit::store::redis::RedisStore;
+//! use sessionkit::store::redis::{RedisOptions, RedisStore};
 //!
-//! let keys = Keys::new(SecretKey::new("a long random secret"), vec![]).expect("a non-empty secret");
-//! let codec = Codec::sessions(&keys);
-//! let store = RedisStore::new("redis://127.0.0.1:6379/0", codec.clone())
-//!     .await?
-//!     .with_prefix("myapp:");
-//! let cluster = RedisStore::cluster("redis+cluster://10.0.0.1:6379,10.0.0.2:6379", codec).await?;
+//! let store = RedisStore::open("redis://127.0.0.1:6379/0").await?;
+//! let shared = RedisOptions::new()
+//!     .prefix("myapp:")
+//!     .open("redis+cluster://10.0.0.1:6379,10.0.0.2:6379")
+//!     .await?;
 //! # Ok(()) }
 //! ```
 
 use std::fmt;
 use std::sync::Arc;
 
-use ::redis::aio::ConnectionManager;
-use ::redis::cluster_async::ClusterConnection;
-use ::redis::cmd;
-use async_trait::async_trait;
-use time::OffsetDateTime;
-
 use crate::error::StoreError;
 use crate::key;
 use crate::signing::Codec;
-use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionMap, SessionStore, Version};
+use crate::store::cache_entry::{server_key, DJANGO_CACHE_KEY_PREFIX};
+use crate::store::engine::SigningKeys;
+#[cfg(doc)]
+use crate::store::SessionStore;
 
 mod cache;
 mod conn;
+mod engine;
 mod error;
 mod expiry;
 #[cfg(feature = "fuzzing")]
 #[path = "../../fuzzing/redis.rs"]
 pub(crate) mod fuzz;
+mod options;
 mod reply;
 mod script;
 mod url;
 
-pub use cache::{RedisCache, DEFAULT_HOLD_OFF, DJANGO_CACHED_DB_KEY_PREFIX};
+pub use crate::store::cache_entry::DEFAULT_HOLD_OFF;
+pub use cache::RedisCache;
+pub use conn::RedisConnection;
+pub use options::RedisOptions;
 
 use conn::Conn;
-use error::{from_redis, is_wrong_type, NoFreeKey};
-use reply::Cas;
-
-/// Django's logical cache key prefix of its cache session engine
-/// (`django.contrib.sessions.cache` + session key).
-pub const DJANGO_KEY_PREFIX: &str = "django.contrib.sessions.cache";
 
 /// The hash field holding the signed session (also named in the scripts).
 const DATA_FIELD: &str = "session_data";
 /// The hash field holding the expiry in Unix µs (also named in the scripts).
 const EXPIRY_FIELD: &str = "expire_date";
 
-/// How many fresh keys `create` tries before giving up.
-const CREATE_ATTEMPTS: usize = 10;
+/// Names the engine in logs and in the missing-keys error.
+const ENGINE: &str = "redis";
 
 /// Characters of a write's nonce: 16 of `[a-z0-9]`, about 82 random bits.
 const NONCE_LEN: usize = 16;
@@ -133,88 +135,42 @@ fn nonce() -> String {
 /// TTL that lets Redis drop them.
 ///
 /// Cheap to clone; clones share the connection, which is multiplexed (no
-/// pool needed) and reconnects by itself after an outage.
+/// pool needed) and reconnects by itself after an outage, and the signing
+/// keys.
 #[derive(Clone)]
 pub struct RedisStore {
     conn: Conn,
-    codec: Codec,
+    keys: Arc<SigningKeys>,
     prefix: Arc<str>,
 }
 
 impl RedisStore {
-    /// Connects to `url`: a single server (as [`new`](Self::new)) or, for a
-    /// `redis+cluster://` URL, a cluster (as [`cluster`](Self::cluster)).
-    pub async fn open(url: &str, codec: Codec) -> Result<Self, StoreError> {
-        if url::is_cluster(url) {
-            Self::cluster(url, codec).await
-        } else {
-            Self::new(url, codec).await
-        }
+    /// Connects to `url` (one server, or a cluster for `redis+cluster://`)
+    /// without a key prefix: [`RedisOptions::open`] with the default
+    /// options, which lists the URL forms and the errors.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        RedisOptions::new().open(url).await
     }
 
-    /// Connects to the single server at `url` and waits for the connection.
-    ///
-    /// URL forms are the redis crate's:
-    /// `redis://[user][:password@]host[:port][/db]` and
-    /// `unix:///path/to/redis.sock[?db=N]` (`?protocol=resp3` on either);
-    /// `rediss://` needs a TLS feature of the redis crate that sessionkit does
-    /// not enable, so it is refused. Connecting times out after 2 s, replies
-    /// after 3 s; a lost connection is re-opened in the background, so a
-    /// request made while the server is down fails within seconds
-    /// ([`StoreError::Unavailable`]) and the next ones succeed once it is back.
-    ///
-    /// # Errors
-    /// [`StoreError::Config`] for a URL the client cannot use (a cluster URL
-    /// included: see [`cluster`](Self::cluster)); [`StoreError::Unavailable`]
-    /// when the server cannot be reached.
-    pub async fn new(url: &str, codec: Codec) -> Result<Self, StoreError> {
-        if url::is_cluster(url) {
-            return Err(StoreError::Config(
-                "a redis+cluster:// URL needs RedisStore::cluster or RedisStore::open".to_owned(),
-            ));
-        }
-        Ok(Self::with_conn(Conn::node(url).await?, codec))
-    }
-
-    /// Connects to a Redis Cluster through its seed nodes and waits until
-    /// the slot map is known.
-    ///
-    /// The URL is `redis+cluster://[user:password@]host:port,host:port,…`
-    /// with optional `/?protocol=resp3`; the credentials and query apply to
-    /// every node. Nodes the cluster reports are found by themselves.
-    ///
-    /// # Errors
-    /// [`StoreError::Config`] for a malformed URL; [`StoreError::Unavailable`]
-    /// when no seed node can be reached.
-    pub async fn cluster(url: &str, codec: Codec) -> Result<Self, StoreError> {
-        Ok(Self::with_conn(Conn::cluster(url).await?, codec))
-    }
-
-    /// Uses a connection manager the caller built (its own client, TLS,
-    /// timeouts and retry settings).
-    pub fn from_connection_manager(manager: ConnectionManager, codec: Codec) -> Self {
-        Self::with_conn(Conn::Node(manager), codec)
-    }
-
-    /// Uses a cluster connection the caller built.
-    pub fn from_cluster_connection(connection: ClusterConnection, codec: Codec) -> Self {
-        Self::with_conn(Conn::Cluster(connection), codec)
-    }
-
-    fn with_conn(conn: Conn, codec: Codec) -> Self {
+    /// Uses a connection the caller built (its own client, TLS, timeouts
+    /// and retry settings), without a key prefix: a
+    /// [`ConnectionManager`](::redis::aio::ConnectionManager) or a
+    /// [`ClusterConnection`](::redis::cluster_async::ClusterConnection).
+    /// [`RedisOptions::from_connection`] sets a prefix.
+    pub fn from_connection(connection: impl Into<RedisConnection>) -> Self {
         Self {
-            conn,
-            codec,
+            conn: connection.into().0,
+            keys: Arc::new(SigningKeys::default()),
             prefix: Arc::from(""),
         }
     }
 
-    /// Puts `prefix` in front of every key (e.g. `myapp:`), so several apps
-    /// or environments can share one Redis. On a cluster, leave hash tags
-    /// (`{…}`) out of it.
+    /// Signs with `codec` (Django's session codec,
+    /// [`SessionConfig::codec`](crate::SessionConfig::codec)) instead of the
+    /// keys of the layer the store is given to: for use without a layer.
     #[must_use]
-    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = Arc::from(prefix.into());
+    pub fn with_codec(mut self, codec: Codec) -> Self {
+        self.keys = Arc::new(SigningKeys::given(codec));
         self
     }
 
@@ -224,35 +180,13 @@ impl RedisStore {
     }
 
     /// The Redis key of a session: `<prefix>django.contrib.sessions.cache<key>`.
-    pub fn redis_key(&self, session_key: &str) -> String {
-        let mut out =
-            String::with_capacity(self.prefix.len() + DJANGO_KEY_PREFIX.len() + session_key.len());
-        out.push_str(&self.prefix);
-        out.push_str(DJANGO_KEY_PREFIX);
-        out.push_str(session_key);
-        out
+    fn redis_key(&self, session_key: &str) -> String {
+        server_key(&self.prefix, DJANGO_CACHE_KEY_PREFIX, session_key)
     }
 
-    /// Decodes a stored `session_data`. A bad signature, a key we do not hold, bad
-    /// JSON or bytes that are not text give an empty dict, as Django's
-    /// `decode` does ("Session data corrupted"); the key is kept, and the next
-    /// save overwrites the data.
-    fn decode(&self, key: &str, stored: &[u8], now: OffsetDateTime) -> SessionMap {
-        // `expire_date` decides expiry; the signature's age does not.
-        let decoded = std::str::from_utf8(stored)
-            .ok()
-            .and_then(|text| self.codec.decode(text, None, now).ok());
-        match decoded {
-            Some(decoded) => decoded.data,
-            None => {
-                tracing::warn!(
-                    session = %key::log_tag(key),
-                    engine = "redis",
-                    "session data corrupted: loading it as an empty session"
-                );
-                SessionMap::new()
-            }
-        }
+    /// The signing keys, or the error naming the fix.
+    fn codec(&self) -> Result<&Codec, StoreError> {
+        self.keys.codec(ENGINE)
     }
 }
 
@@ -262,193 +196,7 @@ impl fmt::Debug for RedisStore {
         f.debug_struct("RedisStore")
             .field("mode", &self.conn.mode())
             .field("prefix", &self.prefix)
+            .field("keys", &self.keys)
             .finish_non_exhaustive()
-    }
-}
-
-#[async_trait]
-impl SessionStore for RedisStore {
-    fn accepts(&self, cookie_value: &str) -> bool {
-        key::is_valid_key(cookie_value)
-    }
-
-    async fn load(&self, key: &str, now: OffsetDateTime) -> Result<Option<Loaded>, StoreError> {
-        let mut hmget = cmd("HMGET");
-        hmget
-            .arg(self.redis_key(key))
-            .arg(DATA_FIELD)
-            .arg(EXPIRY_FIELD);
-        let found = match self.conn.query(&hmget).await {
-            Ok(found) => found,
-            Err(e) if is_wrong_type(&e) => {
-                // Someone else's value under our key: not a session to adopt,
-                // and no reason to fail every request that carries this key.
-                tracing::warn!(
-                    session = %key::log_tag(key),
-                    engine = "redis",
-                    "session key holds a value that is not a session entry: ignoring it"
-                );
-                return Ok(None);
-            }
-            Err(e) => return Err(from_redis(e)),
-        };
-        let fields = reply::fields(found)?;
-        let Some(stored) = fields.data else {
-            return Ok(None);
-        };
-        let Some(expires_at) = fields.expire_date.as_deref().and_then(expiry::from_micros) else {
-            // Without a readable expiry nothing says the session is still
-            // valid: fail closed, as the db engine does.
-            tracing::warn!(
-                session = %key::log_tag(key),
-                engine = "redis",
-                "session expire_date unreadable: treating the session as expired"
-            );
-            return Ok(None);
-        };
-        if expires_at <= now {
-            return Ok(None);
-        }
-        let data = self.decode(key, &stored, now);
-        Ok(Some(Loaded {
-            record: Record::new(data, expires_at),
-            version: Version::new(stored),
-        }))
-    }
-
-    async fn create(&self, record: &Record, now: OffsetDateTime) -> Result<Saved, StoreError> {
-        let data = self.codec.encode(&record.data, now);
-        let Some(ttl) = expiry::ttl_ms(record.expires_at, now) else {
-            // Already expired: nothing is written, and the key never loads.
-            return Ok(Saved {
-                cookie_value: key::generate_key(),
-                version: Version::new(data),
-            });
-        };
-        let expires = expiry::to_micros(record.expires_at).to_string();
-        let ttl = ttl.to_string();
-        for _ in 0..CREATE_ATTEMPTS {
-            let key = key::generate_key();
-            let nonce = nonce();
-            let written = script::CREATE
-                .run(
-                    &self.conn,
-                    self.redis_key(&key).as_bytes(),
-                    &[
-                        data.as_bytes(),
-                        expires.as_bytes(),
-                        ttl.as_bytes(),
-                        nonce.as_bytes(),
-                    ],
-                )
-                .await
-                .map_err(from_redis)?;
-            if reply::flag(&written, "the create script")? {
-                return Ok(Saved {
-                    cookie_value: key,
-                    version: Version::new(data),
-                });
-            }
-        }
-        Err(StoreError::Backend(Box::new(NoFreeKey {
-            attempts: CREATE_ATTEMPTS,
-        })))
-    }
-
-    async fn save(
-        &self,
-        key: &str,
-        record: &Record,
-        expected: &Version,
-        now: OffsetDateTime,
-    ) -> Result<SaveOutcome, StoreError> {
-        let data = self.codec.encode(&record.data, now);
-        let expires = expiry::to_micros(record.expires_at).to_string();
-        // `0` tells the script to delete: an expiry in the past ends the session.
-        let ttl = expiry::ttl_ms(record.expires_at, now)
-            .unwrap_or(0)
-            .to_string();
-        let now_us = expiry::to_micros(now).to_string();
-        let nonce = nonce();
-        let outcome = script::SAVE
-            .run(
-                &self.conn,
-                self.redis_key(key).as_bytes(),
-                &[
-                    expected.as_bytes(),
-                    data.as_bytes(),
-                    expires.as_bytes(),
-                    ttl.as_bytes(),
-                    now_us.as_bytes(),
-                    nonce.as_bytes(),
-                    script::REVS_KEPT.as_bytes(),
-                ],
-            )
-            .await
-            .map_err(from_redis)?;
-        Ok(match reply::save(&outcome)? {
-            Cas::Written => SaveOutcome::Saved(Saved {
-                cookie_value: key.to_owned(),
-                version: Version::new(data),
-            }),
-            Cas::Conflict => SaveOutcome::Conflict,
-            Cas::Gone => SaveOutcome::Gone,
-        })
-    }
-
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        let mut del = cmd("DEL");
-        del.arg(self.redis_key(key));
-        let deleted = self.conn.query(&del).await.map_err(from_redis)?;
-        reply::count(&deleted, "DEL").map(|_| ())
-    }
-
-    async fn delete_if(
-        &self,
-        key: &str,
-        expected: &Version,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        let now_us = expiry::to_micros(now).to_string();
-        let gone = script::DELETE_IF
-            .run(
-                &self.conn,
-                self.redis_key(key).as_bytes(),
-                &[expected.as_bytes(), now_us.as_bytes()],
-            )
-            .await;
-        match gone {
-            Ok(gone) => reply::flag(&gone, "the delete-if script"),
-            // Not a session entry (see `load`): there is no record to keep.
-            Err(e) if is_wrong_type(&e) => Ok(true),
-            Err(e) => Err(from_redis(e)),
-        }
-    }
-
-    async fn clear_expired(&self, _now: OffsetDateTime) -> Result<u64, StoreError> {
-        // Redis drops every entry when its TTL runs out; until then an
-        // expired entry never loads.
-        Ok(0)
-    }
-
-    async fn touch(
-        &self,
-        key: &str,
-        expires_at: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        let expires = expiry::to_micros(expires_at).to_string();
-        // `0` tells the script to delete: an expiry in the past ends the session.
-        let ttl = expiry::ttl_ms(expires_at, now).unwrap_or(0).to_string();
-        let now_us = expiry::to_micros(now).to_string();
-        let found = script::TOUCH
-            .run(
-                &self.conn,
-                self.redis_key(key).as_bytes(),
-                &[expires.as_bytes(), ttl.as_bytes(), now_us.as_bytes()],
-            )
-            .await
-            .map_err(from_redis)?;
-        reply::flag(&found, "the touch script")
     }
 }
