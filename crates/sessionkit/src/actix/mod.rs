@@ -9,6 +9,8 @@
 //! bytes are the tower layer's. Every engine works: their background tasks
 //! run on the tokio runtime actix-web's workers already are.
 //!
+//! [`Session`]: crate::Session
+//!
 //! ```
 //! use actix_web::{web, App, HttpServer};
 //! use sessionkit::actix::SessionMiddleware;
