@@ -1,7 +1,8 @@
 //! Django's middleware scenarios (`cookies.json`) replayed over HTTP against the
-//! SQLite engine, each its own test on each adapter: the same Set-Cookie
-//! headers, the same Vary, the same saved row. What each scenario's view
-//! does is data ([`Act`]), the view of gen.py's `part_cookies` for it.
+//! SQLite engine (and the signed-cookies engine for its four), each its own
+//! test on each adapter: the same Set-Cookie headers, the same Vary, the same
+//! saved row. What each scenario's view does is data ([`Act`]), the view of
+//! gen.py's `part_cookies` for it.
 #![cfg(all(feature = "sqlite", any(feature = "axum", feature = "actix")))]
 
 mod common;
@@ -82,33 +83,34 @@ scenarios! {
     emptied_not_flushed: Act::Remove;
     duplicate_cookie_last_wins: Act::Read;
     session_deleted_concurrently: Act::DeletedMeanwhile;
+    signed_cookies_new_session: Act::Set;
+    signed_cookies_tampered: Act::Read;
+    signed_cookies_flush: Act::Flush;
+    signed_cookies_read_valid: Act::Read;
 }
 
-/// Every scenario of the vectors without a `SESSION_ENGINE` (the signed
-/// cookies ones belong to that engine's tests) has its test above.
+/// Every scenario of the vectors has its test above: the 27 of the
+/// database engine and the 4 of the signed-cookies engine.
 #[test]
-fn every_db_scenario_has_a_test() {
+fn every_scenario_has_a_test() {
     let vectors = common::vectors("cookies.json");
-    let mut names: Vec<&str> = vectors["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| {
-            !c["settings"]
-                .as_object()
-                .unwrap()
-                .contains_key("SESSION_ENGINE")
-        })
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let cases = vectors["cases"].as_array().unwrap();
+    let mut names: Vec<&str> = cases.iter().map(|c| c["name"].as_str().unwrap()).collect();
     names.sort_unstable();
     let mut ours = SCENARIOS.to_vec();
     ours.sort_unstable();
     assert_eq!(ours, names);
-    assert_eq!(ours.len(), 27);
+    let signed = cases.iter().filter(|c| signed(c)).count();
+    assert_eq!((ours.len() - signed, signed), (27, 4));
 }
 
-fn view(act: Act, pool: SqlitePool) -> View {
+/// Whether a scenario runs on the signed-cookies engine.
+fn signed(case: &Value) -> bool {
+    case["settings"]["SESSION_ENGINE"] == "django.contrib.sessions.backends.signed_cookies"
+}
+
+/// The scenario's view; `pool` is the database "another request" writes to.
+fn view(act: Act, pool: Option<SqlitePool>) -> View {
     View::new(move |session| {
         let pool = pool.clone();
         async move {
@@ -142,6 +144,7 @@ fn view(act: Act, pool: SqlitePool) -> View {
                 }
                 Act::DeletedMeanwhile => {
                     session.get_value("visit");
+                    let pool = pool.expect("a database to log out in");
                     sqlx::query("DELETE FROM django_session")
                         .execute(&pool)
                         .await
@@ -183,6 +186,7 @@ fn config_for(settings: &serde_json::Map<String, Value>, clock: &ManualClock) ->
                     _ => None,
                 }
             }
+            "SESSION_ENGINE" => {} // the store, chosen by the caller
             other => panic!("unmapped setting {other}"),
         }
     }
@@ -228,6 +232,9 @@ async fn scenario(adapter: Adapter, name: &str, act: Act) {
     let existing = vectors["existing_session_key"].as_str().unwrap();
     let clock = ManualClock::new(common::iso(vectors["reference_now"].as_str().unwrap()));
     let config = config_for(case["settings"].as_object().unwrap(), &clock);
+    if signed(case) {
+        return signed_scenario(adapter, name, case, act, config).await;
+    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.sqlite3");
     let store = stores::sqlite(&path, &config).await;
@@ -241,7 +248,12 @@ async fn scenario(adapter: Adapter, name: &str, act: Act) {
         .execute(&pool)
         .await
         .unwrap();
-    let app = App::serve(adapter, store, config, vec![("/", view(act, pool.clone()))]);
+    let app = App::serve(
+        adapter,
+        store,
+        config,
+        vec![("/", view(act, Some(pool.clone())))],
+    );
     let res = app.get("/", case["request_cookie_header"].as_str()).await;
 
     if case.get("raises").is_some() {
@@ -294,6 +306,42 @@ async fn scenario(adapter: Adapter, name: &str, act: Act) {
         row(&pool, existing).await.is_some(),
         case["existing_row_still_present"].as_bool().unwrap(),
         "{name}: existing row"
+    );
+}
+
+/// A scenario of the signed-cookies engine: no server state, so the answer
+/// is all there is to check, and every byte of it is deterministic.
+async fn signed_scenario(
+    adapter: Adapter,
+    name: &str,
+    case: &Value,
+    act: Act,
+    config: SessionConfig,
+) {
+    let store = stores::signed_cookies(&config).await;
+    let app = App::serve(adapter, store, config, vec![("/", view(act, None))]);
+    let res = app.get("/", case["request_cookie_header"].as_str()).await;
+    assert_eq!(
+        i64::from(res.status.as_u16()),
+        case["response_status"].as_i64().unwrap(),
+        "{name}"
+    );
+    let vary: Vec<String> = case["vary"]
+        .as_str()
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    assert_eq!(res.all("vary"), vary, "{name}: Vary");
+    let expected: Vec<&str> = case["set_cookie"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        res.set_cookie(),
+        expected,
+        "{name}: Set-Cookie byte for byte"
     );
 }
 
