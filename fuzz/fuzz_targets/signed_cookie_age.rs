@@ -36,7 +36,7 @@ struct Input {
 fuzz_target!(|input: Input| {
     let mut config = CONFIG.clone();
     config.cookie_age = input.cookie_age;
-    let store = SignedCookieStore::new(&config);
+    let store = SignedCookieStore::new().with_config(&config);
     let cookie = match input.signed_at {
         Some(ts) => config
             .signed_cookies_codec()

@@ -12,10 +12,12 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use sessionkit::store::file::FileStore;
 
 /// Django's file layout in a fresh temp directory (on this machine's temp
-/// file system), as `FileStore::new` opens it.
+/// file system), as `FileStore::open` opens it.
 fn file(c: &mut Criterion) {
     let dir = tempfile::TempDir::new().expect("a temp dir");
-    let store = FileStore::new(dir.path(), common::codec()).expect("open the directory");
+    let store = FileStore::open(dir.path())
+        .expect("open the directory")
+        .with_codec(common::codec());
     let rt = common::runtime();
     common::round_trip(c, &rt, "file", Arc::new(store));
 }

@@ -17,7 +17,6 @@ use std::time::Duration as StdDuration;
 
 use serde_json::json;
 use sessionkit::clock::ManualClock;
-use sessionkit::store::cached_db::MemoryCache;
 use sessionkit::store::SessionStore;
 use sessionkit::{SessionConfig, StoreError};
 use tempfile::TempDir;
@@ -26,22 +25,16 @@ use tokio::sync::Barrier;
 
 use common::cached_db::{
     a_logout_the_cache_missed_is_seen_within_the_max_age, count, django_deletes_the_row,
-    open_cached_db, open_db_url, real_now, record, saved, sqlite_url, Process,
+    memory_process, open_cached_db, open_db_url, real_now, record, saved, sqlite_url,
 };
 use common::http;
-
-/// A "process": its own pool on the SQLite file of `dir` and its own
-/// in-process cache.
-async fn process(dir: &TempDir) -> Process<MemoryCache> {
-    Process::new(dir, MemoryCache::new()).await
-}
 
 /// Two processes, each with its own cache: a logout in A is never heard of
 /// by B's cache, yet B refuses the session once its entry is 30 s old.
 #[tokio::test]
 async fn a_logout_in_another_process_is_seen_within_the_max_age() {
     let dir = TempDir::new().expect("temp dir");
-    let (a, b) = (process(&dir).await, process(&dir).await);
+    let (a, b) = (memory_process(&dir).await, memory_process(&dir).await);
     let a_store = a.store.clone();
     a_logout_the_cache_missed_is_seen_within_the_max_age(&a, &b, |key| async move {
         a_store.delete(&key).await.expect("logout in A");
@@ -55,7 +48,7 @@ async fn a_logout_in_another_process_is_seen_within_the_max_age() {
 #[tokio::test]
 async fn a_stolen_cookie_is_anonymous_elsewhere_within_the_max_age_of_a_logout() {
     let dir = TempDir::new().expect("temp dir");
-    let (a, b) = (process(&dir).await, process(&dir).await);
+    let (a, b) = (memory_process(&dir).await, memory_process(&dir).await);
     let clock = ManualClock::new(real_now());
     let config = || {
         SessionConfig::new(common::SECRET)
@@ -94,7 +87,7 @@ async fn a_stolen_cookie_is_anonymous_elsewhere_within_the_max_age_of_a_logout()
 #[tokio::test]
 async fn a_django_logout_is_seen_within_the_max_age() {
     let dir = TempDir::new().expect("temp dir");
-    let (a, b) = (process(&dir).await, process(&dir).await);
+    let (a, b) = (memory_process(&dir).await, memory_process(&dir).await);
     let url = sqlite_url(&dir);
     a_logout_the_cache_missed_is_seen_within_the_max_age(&a, &b, |key| async move {
         django_deletes_the_row(&url, &key).await;
@@ -106,8 +99,8 @@ async fn a_django_logout_is_seen_within_the_max_age() {
 #[tokio::test]
 async fn the_max_age_is_the_stores_setting() {
     let dir = TempDir::new().expect("temp dir");
-    let a = process(&dir).await;
-    let mut b = process(&dir).await;
+    let a = memory_process(&dir).await;
+    let mut b = memory_process(&dir).await;
     b.store = b.store.with_max_entry_age(StdDuration::from_secs(5));
     assert_eq!(b.store.max_entry_age(), StdDuration::from_secs(5));
     let url = sqlite_url(&dir);
@@ -122,7 +115,7 @@ async fn the_max_age_is_the_stores_setting() {
 #[tokio::test]
 async fn an_entry_past_the_max_age_is_refilled_from_the_db() {
     let dir = TempDir::new().expect("temp dir");
-    let (a, b) = (process(&dir).await, process(&dir).await);
+    let (a, b) = (memory_process(&dir).await, memory_process(&dir).await);
     let now = real_now();
     let expires_at = now + Duration::hours(1);
     let created = a
@@ -149,7 +142,7 @@ async fn an_entry_past_the_max_age_is_refilled_from_the_db() {
 #[tokio::test]
 async fn a_max_age_of_zero_reads_the_db_on_every_load() {
     let dir = TempDir::new().expect("temp dir");
-    let mut p = process(&dir).await;
+    let mut p = memory_process(&dir).await;
     p.store = p.store.with_max_entry_age(StdDuration::ZERO);
     let now = real_now();
     let created = p
@@ -174,7 +167,7 @@ async fn a_max_age_of_zero_reads_the_db_on_every_load() {
 #[tokio::test]
 async fn delete_if_compares_with_the_db() {
     let dir = TempDir::new().expect("temp dir");
-    let (a, b) = (process(&dir).await, process(&dir).await);
+    let (a, b) = (memory_process(&dir).await, memory_process(&dir).await);
     let now = real_now();
     let expires_at = now + Duration::hours(1);
     let created = a
@@ -210,7 +203,7 @@ async fn delete_if_compares_with_the_db() {
 #[tokio::test]
 async fn a_failed_delete_drops_the_entry_too() {
     let dir = TempDir::new().expect("temp dir");
-    let p = process(&dir).await;
+    let p = memory_process(&dir).await;
     let now = real_now();
     let created = p
         .store

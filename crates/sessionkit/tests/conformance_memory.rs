@@ -459,6 +459,9 @@ impl SessionStore for Broken {
     ) -> Result<bool, StoreError> {
         self.0.touch(key, expires_at, now).await
     }
+    fn attach(&self, config: &sessionkit::SessionConfig) {
+        self.0.attach(config)
+    }
 }
 
 async fn run_broken(flaw: Flaw) {

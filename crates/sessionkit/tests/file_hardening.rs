@@ -10,6 +10,8 @@
 
 mod common;
 
+use common::codec;
+use common::file::{store, NOW};
 use std::fs;
 use std::future::Future;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -19,25 +21,13 @@ use std::time::{Duration as StdDuration, Instant};
 use serde_json::json;
 use sessionkit::error::StoreError;
 use sessionkit::key;
-use sessionkit::signing::{Codec, Keys, SecretKey};
 use sessionkit::store::file::{FileOptions, FileStore};
 use sessionkit::store::{Record, SaveOutcome, SessionMap, SessionStore, Version};
 use tempfile::TempDir;
-use time::macros::datetime;
-use time::{Duration, OffsetDateTime};
-
-const NOW: OffsetDateTime = datetime!(2026-03-01 12:34:56.789012 UTC);
+use time::Duration;
 
 /// Far longer than any of these operations takes when it works.
 const LIMIT: StdDuration = StdDuration::from_secs(10);
-
-fn codec() -> Codec {
-    Codec::sessions(&Keys::new(SecretKey::new(common::SECRET), vec![]).unwrap())
-}
-
-fn store(dir: &Path) -> FileStore {
-    FileStore::new(dir, codec()).expect("a store on a private directory")
-}
 
 fn record(value: serde_json::Value) -> Record {
     let data: SessionMap = value.as_object().cloned().unwrap_or_default();
@@ -182,8 +172,11 @@ async fn a_file_over_8_mib_loads_as_corrupt_and_is_overwritten() {
 fn a_lock_held_elsewhere_gives_unavailable_not_a_hang() {
     let dir = TempDir::new().expect("temp dir");
     let wait = StdDuration::from_millis(300);
-    let options = FileOptions::new().lock_timeout(wait);
-    let store = FileStore::with_options(dir.path(), codec(), options).expect("store");
+    let store = FileOptions::new()
+        .lock_timeout(wait)
+        .open(dir.path())
+        .expect("store")
+        .with_codec(codec());
     within(LIMIT, async {
         let saved = store
             .create(&record(json!({"n": 1})), NOW)
@@ -329,7 +322,9 @@ async fn delete_if_and_a_save_of_one_version_never_both_win() {
 
 #[test]
 fn the_default_directory_is_private() {
-    let store = FileStore::temp_dir(codec()).expect("the default directory");
+    let store = FileStore::default_dir()
+        .and_then(FileStore::open)
+        .expect("the default directory");
     let system = std::env::temp_dir();
     assert_ne!(store.dir(), system, "not the shared temp dir itself");
     assert!(store.dir().starts_with(&system), "{:?}", store.dir());
@@ -345,15 +340,14 @@ fn a_directory_other_users_can_write_to_is_refused() {
     let set = |mode| fs::set_permissions(dir.path(), fs::Permissions::from_mode(mode)).unwrap();
     for mode in [0o777, 0o1777, 0o702, 0o733] {
         set(mode);
-        let err = FileStore::new(dir.path(), codec()).expect_err("refused");
+        let err = FileStore::open(dir.path()).expect_err("refused");
         assert!(matches!(err, StoreError::Config(_)), "{mode:o}: {err:?}");
-        let shared = FileOptions::new().allow_shared_dir(true);
-        let store = FileStore::with_options(dir.path(), codec(), shared);
+        let store = FileOptions::new().allow_shared_dir(true).open(dir.path());
         assert!(store.is_ok(), "{mode:o}: shared on purpose");
     }
     for mode in [0o700, 0o701, 0o750, 0o770] {
         set(mode);
-        assert!(FileStore::new(dir.path(), codec()).is_ok(), "{mode:o}");
+        assert!(FileStore::open(dir.path()).is_ok(), "{mode:o}");
     }
 }
 
@@ -362,7 +356,7 @@ fn a_directory_other_users_can_list_is_used_with_a_warning() {
     let logs = common::logs::captured_logs();
     let dir = TempDir::new().expect("temp dir");
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    assert!(FileStore::new(dir.path(), codec()).is_ok());
+    assert!(FileStore::open(dir.path()).is_ok());
     let warned = logs.text().lines().any(|l| {
         l.contains("WARN") && l.contains(&*dir.path().to_string_lossy()) && l.contains("list")
     });
@@ -383,8 +377,8 @@ fn a_directory_of_another_user_is_refused() {
         return;
     }
     std::os::unix::fs::chown(dir.path(), Some(4242), None).expect("chown");
-    let err = FileStore::new(dir.path(), codec()).expect_err("refused");
+    let err = FileStore::open(dir.path()).expect_err("refused");
     assert!(matches!(err, StoreError::Config(_)), "{err:?}");
     let shared = FileOptions::new().allow_shared_dir(true);
-    assert!(FileStore::with_options(dir.path(), codec(), shared).is_ok());
+    assert!(shared.open(dir.path()).is_ok());
 }

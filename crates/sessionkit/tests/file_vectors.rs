@@ -59,10 +59,12 @@ impl Vectors {
     }
 
     fn store(&self, dir: &Path) -> FileStore {
-        let options = FileOptions::new()
+        FileOptions::new()
             .prefix(self.str("session_cookie_name"))
-            .cookie_age(COOKIE_AGE);
-        FileStore::with_options(dir, self.codec(), options).expect("a store on the copy")
+            .cookie_age(COOKIE_AGE)
+            .open(dir)
+            .expect("a store on the copy")
+            .with_codec(self.codec())
     }
 
     /// Django's files in a fresh temp dir, each with its recorded mtime and mode.

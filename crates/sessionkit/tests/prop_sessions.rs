@@ -114,6 +114,9 @@ impl SessionStore for Flaky {
     fn saves_can_conflict(&self) -> bool {
         self.inner.saves_can_conflict()
     }
+    fn attach(&self, config: &sessionkit::SessionConfig) {
+        self.inner.attach(config)
+    }
 }
 
 // ------------------------------------------------------------------ the app

@@ -51,8 +51,8 @@ async fn django_cookies_load_as_django_says_at_every_time() {
         let cookie = case["cookie_value"].as_str().unwrap();
         for check in case["load_checks"].as_array().unwrap() {
             let label = check["label"].as_str().unwrap();
-            let store =
-                SignedCookieStore::new(&config(&v, check["fallback_keys"].as_array().unwrap()));
+            let store = SignedCookieStore::new()
+                .with_config(&config(&v, check["fallback_keys"].as_array().unwrap()));
             assert!(store.accepts(cookie), "{name}");
             let loaded = store
                 .load(cookie, at(check["now"].as_f64().unwrap()))
@@ -74,7 +74,7 @@ async fn django_cookies_load_as_django_says_at_every_time() {
     }
     assert_eq!(checks, 40);
     let tampered = &v["tampered"];
-    let store = SignedCookieStore::new(&config(&v, &[]));
+    let store = SignedCookieStore::new().with_config(&config(&v, &[]));
     let loaded = store
         .load(
             tampered["cookie_value"].as_str().unwrap(),
@@ -89,7 +89,7 @@ async fn django_cookies_load_as_django_says_at_every_time() {
 #[tokio::test]
 async fn our_cookies_are_djangos_bytes() {
     let v = common::vectors("signed_cookies.json");
-    let store = SignedCookieStore::new(&config(&v, &[]));
+    let store = SignedCookieStore::new().with_config(&config(&v, &[]));
     let now = at(v["reference_epoch"].as_f64().unwrap());
     for case in v["cases"].as_array().unwrap() {
         if case["name"] == "signed_with_old_secret" {
@@ -108,7 +108,7 @@ async fn our_cookies_are_djangos_bytes() {
 
 #[tokio::test]
 async fn conformance() {
-    let store = SignedCookieStore::new(&SessionConfig::new(common::SECRET).unwrap());
+    let store = SignedCookieStore::new().with_config(&SessionConfig::new(common::SECRET).unwrap());
     // No server copy: keys, CAS, delete and touch do not apply; the expiry is
     // the signature's timestamp plus the cookie age, not the record's.
     let caps = Capabilities::new().server_side(false).exact_expiry(false);
@@ -117,7 +117,7 @@ async fn conformance() {
 
 #[tokio::test]
 async fn oversized_session_is_refused_not_truncated() {
-    let store = SignedCookieStore::new(&SessionConfig::new(common::SECRET).unwrap());
+    let store = SignedCookieStore::new().with_config(&SessionConfig::new(common::SECRET).unwrap());
     let now = OffsetDateTime::now_utc();
     // Random-looking data does not compress below the limit.
     let blob = incompressible(6000);
@@ -145,10 +145,10 @@ fn case_app(name: &'static str, config: SessionConfig) -> Router {
         }
         "ok".into_response()
     }
-    let store = SignedCookieStore::new(&config);
+    // The layer gives the store its settings.
     Router::new()
         .route("/", get(move |s: Session| view(s, name)))
-        .layer(SessionLayer::new(store, config))
+        .layer(SessionLayer::new(SignedCookieStore::new(), config))
 }
 
 #[tokio::test]
@@ -211,7 +211,7 @@ async fn too_large_over_http_keeps_the_previous_cookie() {
     let config = SessionConfig::new(common::SECRET).unwrap();
     let app = Router::new()
         .route("/", get(grow))
-        .layer(SessionLayer::new(SignedCookieStore::new(&config), config));
+        .layer(SessionLayer::new(SignedCookieStore::new(), config));
     let res = app
         .oneshot(Request::get("/").body(Body::empty()).unwrap())
         .await
@@ -234,7 +234,7 @@ async fn absurd_cookie_age_never_panics() {
     for age in [i64::MAX, i64::MIN, 400_000_000_000, -400_000_000_000] {
         let mut config = SessionConfig::new(common::SECRET).unwrap();
         config.cookie_age = age;
-        let store = SignedCookieStore::new(&config);
+        let store = SignedCookieStore::new().with_config(&config);
 
         let forged = "eyJ2aXNpdHMiOjN9:1sDCZ0:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
         assert!(store.accepts(forged));
@@ -255,4 +255,41 @@ async fn absurd_cookie_age_never_panics() {
             assert!(loaded.record.data.is_empty(), "age {age}");
         }
     }
+}
+
+/// Without settings (no layer, no `with_config`) the store answers a
+/// configuration error naming the fix, never a panic or an unsigned cookie.
+#[tokio::test]
+async fn a_store_without_settings_says_so() {
+    let store = SignedCookieStore::new();
+    let now = OffsetDateTime::now_utc();
+    let record = Record::new(sessionkit::store::SessionMap::new(), now);
+    let err = store.create(&record, now).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Config(m) if m.contains("with_config")),
+        "{err:?}"
+    );
+    let cookie = "eyJ2aXNpdHMiOjN9:1sDCZ0:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    assert!(matches!(
+        store.load(cookie, now).await,
+        Err(StoreError::Config(_))
+    ));
+
+    // Settings come once: a clone shares them, a second config does not
+    // replace them.
+    let clone = store.clone();
+    let config = SessionConfig::new(common::SECRET).unwrap();
+    store.attach(&config);
+    let mut other = SessionConfig::new(common::SECRET).unwrap();
+    other.cookie_name = "x".repeat(4000);
+    clone.attach(&other);
+    let saved = clone
+        .create(&record, now)
+        .await
+        .expect("settings from the first attach");
+    assert!(clone
+        .load(&saved.cookie_value, now)
+        .await
+        .unwrap()
+        .is_some());
 }

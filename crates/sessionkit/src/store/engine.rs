@@ -36,10 +36,13 @@ where
 {
     for _ in 0..CREATE_ATTEMPTS {
         let key = key::generate_key();
-        let tag = key::log_tag(&key);
-        match try_key(key).await? {
+        // A copy, not the log tag: the tag is a SHA-256 that only a
+        // collision (which never happens) logs, and creates are hot.
+        match try_key(key.clone()).await? {
             Some(written) => return Ok(written),
-            None => tracing::warn!(session = %tag, "session key collision; retrying"),
+            None => {
+                tracing::warn!(session = %key::log_tag(&key), "session key collision; retrying")
+            }
         }
     }
     Err(StoreError::Backend(Box::new(NoFreeKey {

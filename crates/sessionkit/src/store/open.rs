@@ -31,9 +31,9 @@ pub async fn open(
         Engine::Cache => open_cache(store, session).await,
         Engine::CachedDb => open_cached_db(store, session).await,
         Engine::File => open_file(store, session),
-        Engine::SignedCookies => Ok(Arc::new(super::signed_cookies::SignedCookieStore::new(
-            session,
-        ))),
+        Engine::SignedCookies => Ok(Arc::new(
+            super::signed_cookies::SignedCookieStore::new().with_config(session),
+        )),
     }
 }
 
@@ -212,14 +212,13 @@ fn open_file(
             Some(dir) => dir.clone(),
             None => FileStore::default_dir()?,
         };
-        let options = FileOptions::new()
+        // The keys now, not from the layer: the CLI uses the store without one.
+        let store = FileOptions::new()
             .prefix(session.cookie_name.clone())
-            .cookie_age(session.cookie_age);
-        Ok(Arc::new(FileStore::with_options(
-            dir,
-            session.codec(),
-            options,
-        )?))
+            .cookie_age(session.cookie_age)
+            .open(dir)?
+            .with_codec(session.codec());
+        Ok(Arc::new(store))
     }
     #[cfg(not(feature = "file"))]
     {

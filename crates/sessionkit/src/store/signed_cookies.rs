@@ -8,6 +8,7 @@
 //! expired, whatever `set_expiry` said (Django #19201).
 
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
@@ -21,26 +22,37 @@ use crate::signing::Codec;
 use super::{Loaded, Record, SaveOutcome, Saved, SessionMap, SessionStore, Version};
 
 /// Browsers drop a cookie whose name and value exceed this many bytes.
-pub const MAX_COOKIE_BYTES: usize = 4096;
+const MAX_COOKIE_BYTES: usize = 4096;
 
 /// The session in a signed cookie.
-#[derive(Clone)]
+///
+/// Its settings (the keys, the cookie age, the cookie name's length) come
+/// from the [`SessionConfig`] of the layer it is given to
+/// ([`SessionStore::attach`]), or from [`with_config`](Self::with_config)
+/// for use without a layer. Until then every load and save fails with
+/// [`StoreError::Config`]. Clones share the settings.
+#[derive(Clone, Default)]
 pub struct SignedCookieStore {
+    settings: Arc<OnceLock<Settings>>,
+}
+
+/// What the store takes from a [`SessionConfig`].
+struct Settings {
     codec: Codec,
     /// `SESSION_COOKIE_AGE`, clamped to ±[`MAX_OFFSET_SECONDS`].
     max_age: Duration,
     max_value_bytes: usize,
 }
 
-impl SignedCookieStore {
-    /// A store signing with `config`'s keys and Django's signed-cookies salt,
+impl Settings {
+    /// Signing with `config`'s keys and Django's signed-cookies salt,
     /// expiring cookies after `config.cookie_age`, refusing values that would
     /// make the cookie (name, `=`, value) longer than 4096 bytes.
     ///
     /// `config.cookie_age` is a public field, so it may hold what
     /// [`SessionConfig::from_env`] refuses: it is clamped to about 317 years
     /// either way ([`MAX_OFFSET_SECONDS`]), so no cookie can overflow a date.
-    pub fn new(config: &SessionConfig) -> Self {
+    fn of(config: &SessionConfig) -> Self {
         let age = config
             .cookie_age
             .clamp(-MAX_OFFSET_SECONDS, MAX_OFFSET_SECONDS);
@@ -50,13 +62,41 @@ impl SignedCookieStore {
             max_value_bytes: MAX_COOKIE_BYTES.saturating_sub(config.cookie_name.len() + 1),
         }
     }
+}
+
+impl SignedCookieStore {
+    /// A store without settings yet: give it to a
+    /// [`SessionLayer`](crate::SessionLayer), which hands it its
+    /// [`SessionConfig`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes its settings from `config` now, for a store used without a
+    /// layer (or by several: the first settings a store gets stay).
+    #[must_use]
+    pub fn with_config(self, config: &SessionConfig) -> Self {
+        self.attach(config);
+        self
+    }
+
+    fn settings(&self) -> Result<&Settings, StoreError> {
+        self.settings.get().ok_or_else(|| {
+            StoreError::Config(
+                "the signed_cookies store has no settings: give it to a SessionLayer (which \
+                 passes its SessionConfig along), or build it `.with_config(&config)`"
+                    .to_owned(),
+            )
+        })
+    }
 
     fn encode(&self, record: &Record, now: OffsetDateTime) -> Result<Saved, StoreError> {
-        let value = self.codec.encode(&record.data, now);
-        if value.len() > self.max_value_bytes {
+        let settings = self.settings()?;
+        let value = settings.codec.encode(&record.data, now);
+        if value.len() > settings.max_value_bytes {
             return Err(StoreError::TooLarge {
                 size: value.len(),
-                limit: self.max_value_bytes,
+                limit: settings.max_value_bytes,
             });
         }
         Ok(Saved {
@@ -67,10 +107,12 @@ impl SignedCookieStore {
 }
 
 impl fmt::Debug for SignedCookieStore {
+    // No keys: the limits only.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let settings = self.settings.get();
         f.debug_struct("SignedCookieStore")
-            .field("cookie_age", &self.max_age.whole_seconds())
-            .field("max_value_bytes", &self.max_value_bytes)
+            .field("cookie_age", &settings.map(|s| s.max_age.whole_seconds()))
+            .field("max_value_bytes", &settings.map(|s| s.max_value_bytes))
             .finish_non_exhaustive()
     }
 }
@@ -107,8 +149,9 @@ impl SessionStore for SignedCookieStore {
     }
 
     async fn load(&self, key: &str, now: OffsetDateTime) -> Result<Option<Loaded>, StoreError> {
-        let max_age = self.max_age;
-        match self.codec.decode(key, Some(max_age), now) {
+        let settings = self.settings()?;
+        let max_age = settings.max_age;
+        match settings.codec.decode(key, Some(max_age), now) {
             Ok(decoded) => Ok(Some(Loaded {
                 record: Record::new(
                     decoded.data,
@@ -160,5 +203,11 @@ impl SessionStore for SignedCookieStore {
     ) -> Result<bool, StoreError> {
         // The expiry is the signature's timestamp: only a new cookie moves it.
         Ok(false)
+    }
+
+    /// Takes the keys, cookie age and cookie name from the layer's settings,
+    /// unless the store has settings already.
+    fn attach(&self, config: &SessionConfig) {
+        self.settings.get_or_init(|| Settings::of(config));
     }
 }

@@ -8,7 +8,9 @@ use std::time::Duration as StdDuration;
 
 use serde_json::json;
 use sessionkit::config::StoreConfig;
-use sessionkit::store::cached_db::{CachedDbStore, SessionCache, DEFAULT_MAX_ENTRY_AGE};
+use sessionkit::store::cached_db::{
+    CachedDbStore, MemoryCache, SessionCache, DEFAULT_MAX_ENTRY_AGE,
+};
 use sessionkit::store::db::DbStore;
 use sessionkit::store::{Loaded, Record, SaveOutcome, SessionStore, Version};
 use sessionkit::{SessionConfig, StoreError};
@@ -79,6 +81,12 @@ impl<C: SessionCache> Process<C> {
         let store = CachedDbStore::new(cache.clone(), db.clone());
         Process { db, cache, store }
     }
+}
+
+/// A "process" with its own in-process cache ([`MemoryCache`]) and its own
+/// pool on the SQLite file of `dir`.
+pub(crate) async fn memory_process(dir: &TempDir) -> Process<MemoryCache> {
+    Process::new(dir, MemoryCache::new()).await
 }
 
 /// A hit costs no db call, carries the exact expiry and the db's version; a

@@ -39,10 +39,14 @@ pub(crate) fn iso(s: &str) -> time::OffsetDateTime {
 pub(crate) mod app;
 #[cfg(all(feature = "sqlite", feature = "memory"))]
 pub(crate) mod cached_db;
+#[cfg(all(feature = "sqlite", feature = "memory"))]
+pub(crate) mod cached_db_rig;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) mod db;
 #[cfg(feature = "memory")]
 pub(crate) mod faulty;
+#[cfg(feature = "file")]
+pub(crate) mod file;
 #[cfg(any(feature = "axum", feature = "actix"))]
 pub(crate) mod http;
 pub(crate) mod interleave;

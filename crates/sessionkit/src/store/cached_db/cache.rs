@@ -18,6 +18,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::config::SessionConfig;
 use crate::error::StoreError;
 use crate::store::{Record, Version};
 
@@ -76,6 +77,15 @@ pub trait SessionCache: Send + Sync + fmt::Debug + 'static {
 
     /// Removes the entry for `key`; removing a missing entry is not an error.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Called once by the session layer, through the
+    /// [`CachedDbStore`](super::CachedDbStore) in front of it, with its
+    /// settings: a cache that signs what it keeps (Django's format) takes
+    /// its keys here, as stores do ([`SessionStore::attach`](crate::store::SessionStore::attach)).
+    /// Caches that need nothing ignore it (the default).
+    fn attach(&self, config: &SessionConfig) {
+        let _ = config;
+    }
 }
 
 #[async_trait]
@@ -96,6 +106,9 @@ impl<T: SessionCache + ?Sized> SessionCache for Arc<T> {
     }
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         (**self).delete(key).await
+    }
+    fn attach(&self, config: &SessionConfig) {
+        (**self).attach(config)
     }
 }
 

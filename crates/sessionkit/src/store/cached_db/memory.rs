@@ -27,7 +27,7 @@ use crate::store::{Record, Version};
 
 /// How many sessions [`MemoryCache::new`] holds before evicting the least
 /// recently used.
-pub const DEFAULT_CAPACITY: u64 = 100_000;
+const DEFAULT_CAPACITY: u64 = 100_000;
 
 /// How long after its session expires moka reclaims an entry: `get` hides it
 /// by the caller's clock at once; the grace keeps moka's own monotonic clock
@@ -65,7 +65,7 @@ impl Expiry<String, Arc<Held>> for HeldExpiry {
 }
 
 impl MemoryCache {
-    /// A cache of up to [`DEFAULT_CAPACITY`] sessions.
+    /// A cache of up to 100 000 sessions.
     pub fn new() -> Self {
         Self::with_capacity(DEFAULT_CAPACITY)
     }

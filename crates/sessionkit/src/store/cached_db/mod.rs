@@ -61,6 +61,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::config::SessionConfig;
 use crate::error::{chain, StoreError};
 use crate::key::log_tag;
 use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionStore, Version};
@@ -74,7 +75,7 @@ mod memory;
 pub(crate) use cache::keep_until;
 pub use cache::{CacheEntry, SessionCache};
 #[cfg(feature = "memory")]
-pub use memory::{MemoryCache, DEFAULT_CAPACITY};
+pub use memory::MemoryCache;
 
 use coherence::{Coherence, Epoch};
 
@@ -94,7 +95,9 @@ pub struct CachedDbStore {
 }
 
 impl CachedDbStore {
-    /// `cache` in front of `db`, both already built (the db with its codec).
+    /// `cache` in front of `db`, both already built. Given to a layer, it
+    /// passes the layer's settings on to both ([`SessionStore::attach`]),
+    /// so neither needs its keys given here.
     ///
     /// Build one per process and clone it: the fences that keep racing cache
     /// writes in order are shared by clones, not by separate stores.
@@ -134,16 +137,6 @@ impl CachedDbStore {
     /// too, so a skewed writer cannot stretch the bound.
     fn is_fresh(&self, cached_at: OffsetDateTime, now: OffsetDateTime) -> bool {
         (now - cached_at).unsigned_abs() < self.max_entry_age
-    }
-
-    /// The authoritative store.
-    pub fn db(&self) -> &Arc<dyn SessionStore> {
-        &self.db
-    }
-
-    /// The cache in front of it.
-    pub fn cache(&self) -> &Arc<dyn SessionCache> {
-        &self.cache
     }
 
     /// Writes what the db just said about `key` to the cache; `epoch` was
@@ -367,5 +360,12 @@ impl SessionStore for CachedDbStore {
         // db (a touch keeps the db's version, so nothing else changes).
         self.invalidate(key).await;
         Ok(found)
+    }
+
+    /// Both halves sign Django's format (the db, and a cache that keeps
+    /// signed entries): each takes its keys from the layer's settings.
+    fn attach(&self, config: &SessionConfig) {
+        self.db.attach(config);
+        self.cache.attach(config);
     }
 }

@@ -23,12 +23,14 @@ use super::error::{scrub, time_out_of_range};
 use super::expiry::{from_system, to_system, Rule};
 use super::lock::Locks;
 use super::names::Prefix;
+use crate::error::StoreError;
 use crate::key;
 use crate::signing::Codec;
+use crate::store::engine::{self, SigningKeys};
 use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionMap, Version};
 
-/// How many fresh keys `create` tries before giving up.
-pub(super) const CREATE_ATTEMPTS: usize = 10;
+/// The engine's name in logs and errors.
+const ENGINE: &str = "file";
 
 /// The most of a session file that is read, so a planted or runaway file
 /// cannot fill the memory. A larger file loads as corrupt (empty, keeping
@@ -40,7 +42,7 @@ pub(super) struct Disk {
     dir: PathBuf,
     prefix: Prefix,
     cookie_age: i64,
-    codec: Codec,
+    keys: SigningKeys,
     locks: Locks,
 }
 
@@ -77,7 +79,6 @@ impl Disk {
         dir: PathBuf,
         prefix: Prefix,
         cookie_age: i64,
-        codec: Codec,
         lock_timeout: Duration,
     ) -> Self {
         let locks = Locks::new(&dir, lock_timeout);
@@ -85,7 +86,7 @@ impl Disk {
             dir,
             prefix,
             cookie_age,
-            codec,
+            keys: SigningKeys::default(),
             locks,
         }
     }
@@ -102,8 +103,14 @@ impl Disk {
         self.cookie_age
     }
 
-    pub(super) fn codec(&self) -> &Codec {
-        &self.codec
+    /// The signing keys: given with the store, or by the layer it serves.
+    pub(super) fn keys(&self) -> &SigningKeys {
+        &self.keys
+    }
+
+    /// The codec, or [`StoreError::Config`] when the store has no keys yet.
+    pub(super) fn codec(&self) -> Result<&Codec, StoreError> {
+        self.keys.codec(ENGINE)
     }
 
     /// The mtime to write `record` with (see [`super::expiry`]).
@@ -114,12 +121,17 @@ impl Disk {
             .ok_or_else(time_out_of_range)
     }
 
-    pub(super) fn load(&self, key: &str, now: OffsetDateTime) -> io::Result<Option<Loaded>> {
+    pub(super) fn load(
+        &self,
+        codec: &Codec,
+        key: &str,
+        now: OffsetDateTime,
+    ) -> io::Result<Option<Loaded>> {
         let path = self.path(key)?;
         let Some(stored) = self.read(key, &path, false)? else {
             return Ok(None);
         };
-        let session = self.decode(key, &stored, now, true);
+        let session = self.decode(codec, key, &stored, now);
         match session.expires_at {
             Some(expires_at) if expires_at > now => Ok(Some(Loaded {
                 record: Record::new(session.data, expires_at),
@@ -128,7 +140,7 @@ impl Disk {
             Some(_) => {
                 drop(stored);
                 // Django deletes an expired session file when it meets one.
-                if let Err(e) = self.remove_if_expired(key, now) {
+                if let Err(e) = self.remove_if_expired(codec, key, now) {
                     tracing::warn!(
                         session = %key::log_tag(key),
                         error = %e,
@@ -147,33 +159,31 @@ impl Disk {
         }
     }
 
-    /// Writes `content` under a fresh key, never over an existing file.
-    pub(super) fn create(&self, content: String, mtime: SystemTime) -> io::Result<Option<Saved>> {
-        let mut key = key::generate_key();
-        let mut temp = self.write_temp(&key, content.as_bytes(), mtime)?;
-        for _ in 0..CREATE_ATTEMPTS {
-            // Atomic insert-if-absent (renameat2 NOREPLACE, or link + unlink).
-            match temp.persist_noclobber(self.path(&key)?) {
-                Ok(_) => {
-                    return Ok(Some(Saved {
-                        cookie_value: key,
-                        version: Version::new(content),
-                    }))
-                }
-                Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
-                    tracing::warn!(session = %key::log_tag(&key), "session key collision; retrying");
-                    temp = e.file;
-                    key = key::generate_key();
-                }
-                Err(e) => return Err(scrub(e.error)),
-            }
+    /// Writes `content` under `key` unless a file has that name already
+    /// (`None`): the atomic insert-if-absent of `create` (renameat2
+    /// `RENAME_NOREPLACE`, or link + unlink).
+    pub(super) fn create(
+        &self,
+        key: String,
+        content: String,
+        mtime: SystemTime,
+    ) -> io::Result<Option<Saved>> {
+        let temp = self.write_temp(&key, content.as_bytes(), mtime)?;
+        match temp.persist_noclobber(self.path(&key)?) {
+            Ok(_) => Ok(Some(Saved {
+                cookie_value: key,
+                version: Version::new(content),
+            })),
+            // The temp file goes with `e.file`.
+            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(None),
+            Err(e) => Err(scrub(e.error)),
         }
-        Ok(None)
     }
 
     /// Replaces `key`'s file with `content` if it still holds `expected`.
     pub(super) fn save(
         &self,
+        codec: &Codec,
         key: &str,
         content: String,
         mtime: SystemTime,
@@ -188,7 +198,7 @@ impl Disk {
         if stored.content != expected {
             return Ok(SaveOutcome::Conflict);
         }
-        let session = self.decode(key, &stored, now, false);
+        let session = self.decode(codec, key, &stored, now);
         drop(stored);
         if !session.is_live(now) {
             // Expired meanwhile: never brought back by a save.
@@ -219,6 +229,7 @@ impl Disk {
     /// would say); `false` when it holds something newer and is kept.
     pub(super) fn delete_if(
         &self,
+        codec: &Codec,
         key: &str,
         expected: &[u8],
         now: OffsetDateTime,
@@ -228,7 +239,7 @@ impl Disk {
         let Some(stored) = self.read(key, &path, false)? else {
             return Ok(true);
         };
-        let session = (stored.content != expected).then(|| self.decode(key, &stored, now, false));
+        let session = (stored.content != expected).then(|| self.decode(codec, key, &stored, now));
         drop(stored);
         match session {
             Some(newer) if newer.is_live(now) => Ok(false),
@@ -244,6 +255,7 @@ impl Disk {
     /// which only a save may change.
     pub(super) fn touch(
         &self,
+        codec: &Codec,
         key: &str,
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
@@ -253,7 +265,7 @@ impl Disk {
         let Some(stored) = self.read(key, &path, true)? else {
             return Ok(false);
         };
-        let session = self.decode(key, &stored, now, false);
+        let session = self.decode(codec, key, &stored, now);
         if !session.is_live(now) {
             return Ok(false);
         }
@@ -281,6 +293,7 @@ impl Disk {
     /// be read is skipped with a warning, as Django skips it.
     pub(super) fn clear_some(
         &self,
+        codec: &Codec,
         entries: &mut ReadDir,
         now: OffsetDateTime,
         limit: usize,
@@ -294,7 +307,7 @@ impl Disk {
             let Some(key) = name.to_str().and_then(|n| self.prefix.key_of(n)) else {
                 continue;
             };
-            match self.remove_if_expired(key, now) {
+            match self.remove_if_expired(codec, key, now) {
                 Ok(true) => removed += 1,
                 Ok(false) => {}
                 Err(e) => {
@@ -314,22 +327,28 @@ impl Disk {
     /// Deletes `key`'s file if it is expired at `now`. Looked at first
     /// without the lock (most files are live, so most need no lock), then
     /// again under it, so a file a save has just rewritten is never deleted.
-    fn remove_if_expired(&self, key: &str, now: OffsetDateTime) -> io::Result<bool> {
+    fn remove_if_expired(&self, codec: &Codec, key: &str, now: OffsetDateTime) -> io::Result<bool> {
         let path = self.path(key)?;
-        if !self.is_expired(key, &path, now)? {
+        if !self.is_expired(codec, key, &path, now)? {
             return Ok(false);
         }
         let _held = self.locks.lock(key)?;
-        if !self.is_expired(key, &path, now)? {
+        if !self.is_expired(codec, key, &path, now)? {
             return Ok(false);
         }
         remove(&path)?;
         Ok(true)
     }
 
-    fn is_expired(&self, key: &str, path: &Path, now: OffsetDateTime) -> io::Result<bool> {
+    fn is_expired(
+        &self,
+        codec: &Codec,
+        key: &str,
+        path: &Path,
+        now: OffsetDateTime,
+    ) -> io::Result<bool> {
         Ok(match self.read(key, path, false)? {
-            Some(stored) => self.decode(key, &stored, now, false).is_expired(now),
+            Some(stored) => self.decode(codec, key, &stored, now).is_expired(now),
             None => false,
         })
     }
@@ -375,39 +394,24 @@ impl Disk {
         }))
     }
 
-    /// Decodes a file and works out its expiry. A bad signature, a key we do
-    /// not hold, bad JSON or non-ASCII bytes give an empty dict that keeps the
-    /// key, as Django's `decode` does ("Session data corrupted"). An empty
-    /// file is Django's placeholder between its create and its write: empty,
-    /// not corrupt.
-    fn decode(&self, key: &str, stored: &Stored, now: OffsetDateTime, log: bool) -> Session {
+    /// Decodes a file and works out its expiry. A corrupt file (bad
+    /// signature, unknown key, bad JSON, non-ASCII bytes) is an empty dict
+    /// that keeps its key, the engines' shared rule
+    /// ([`engine::decode_or_empty`]); so is one larger than [`MAX_FILE`].
+    /// An empty file is Django's placeholder between its create and its
+    /// write: empty, not corrupt.
+    fn decode(&self, codec: &Codec, key: &str, stored: &Stored, now: OffsetDateTime) -> Session {
         let data = if stored.content.is_empty() {
             SessionMap::new()
         } else if stored.content.len() as u64 > MAX_FILE {
-            if log {
-                tracing::warn!(
-                    session = %key::log_tag(key),
-                    "session file larger than {MAX_FILE} bytes: loading it as an empty session"
-                );
-            }
+            tracing::warn!(
+                session = %key::log_tag(key),
+                "session file larger than {MAX_FILE} bytes: loading it as an empty session"
+            );
             SessionMap::new()
         } else {
             // Like the db engine: no max_age on the signature, expiry decides.
-            let decoded = std::str::from_utf8(&stored.content)
-                .ok()
-                .and_then(|text| self.codec.decode(text, None, now).ok());
-            match decoded {
-                Some(decoded) => decoded.data,
-                None => {
-                    if log {
-                        tracing::warn!(
-                            session = %key::log_tag(key),
-                            "session data corrupted: loading it as an empty session"
-                        );
-                    }
-                    SessionMap::new()
-                }
-            }
+            engine::decode_or_empty(codec, ENGINE, key, &stored.content, None, now)
         };
         let rule = Rule::of(&data, self.cookie_age);
         let expires_at = from_system(stored.mtime).and_then(|mtime| rule.deadline(mtime));

@@ -59,14 +59,6 @@ pub(super) fn time_out_of_range() -> io::Error {
 #[error("file store task panicked")]
 struct BlockingTaskPanicked;
 
-/// `create` drew only keys that were already taken; with 165-bit random keys
-/// this means the random source or the directory is broken, not bad luck.
-#[derive(Debug, thiserror::Error)]
-#[error("no free session key after {attempts} attempts")]
-pub(super) struct NoFreeKey {
-    pub(super) attempts: usize,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

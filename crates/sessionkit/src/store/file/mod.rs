@@ -66,7 +66,7 @@
 //! expects its own. Django's default is the shared temp dir itself; this
 //! store is stricter:
 //!
-//! - with no directory configured ([`FileStore::temp_dir`], or
+//! - with no directory configured ([`FileStore::default_dir`], or
 //!   `SESSION_FILE_PATH` unset) it uses `<temp dir>/sessionkit-<uid>`,
 //!   created with mode 0700, and refuses one that is not a directory of this
 //!   user's with mode 0700 ([`FileStore::default_dir`]). A Django app
@@ -101,11 +101,12 @@
 //!
 //! let keys = Keys::new(SecretKey::new("a long random secret shared with Django"), vec![])?;
 //! let dir = tempfile::tempdir()?;
-//! let store = FileStore::with_options(
-//!     dir.path(),
-//!     Codec::sessions(&keys),
-//!     FileOptions::new().prefix("sessionid").cookie_age(1_209_600),
-//! )?;
+//! // A `SessionLayer` gives the store its keys; used directly, it is given them here.
+//! let store = FileOptions::new()
+//!     .prefix("sessionid")
+//!     .cookie_age(1_209_600)
+//!     .open(dir.path())?
+//!     .with_codec(Codec::sessions(&keys));
 //!
 //! let now = OffsetDateTime::now_utc();
 //! let saved = store.create(&Record::new(SessionMap::new(), now + Duration::weeks(2)), now).await?;
@@ -123,9 +124,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::config::SessionConfig;
 use crate::error::StoreError;
 use crate::key;
 use crate::signing::Codec;
+use crate::store::engine;
 use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionStore, Version};
 
 mod dirs;
@@ -136,7 +139,7 @@ mod lock;
 mod names;
 
 use disk::Disk;
-use error::{from_io, from_join, NoFreeKey};
+use error::{from_io, from_join};
 use names::Prefix;
 
 /// Directory entries `clear_expired` handles per blocking task.
@@ -201,6 +204,20 @@ impl FileOptions {
         self.cookie_age = seconds;
         self
     }
+
+    /// A store in `dir` with these options.
+    ///
+    /// # Errors
+    /// As [`FileStore::open`], and [`StoreError::Config`] for a prefix that
+    /// is not a cookie name.
+    pub fn open(self, dir: impl Into<PathBuf>) -> Result<FileStore, StoreError> {
+        let dir = dir.into();
+        let prefix = Prefix::new(self.prefix)?;
+        dirs::check(&dir, self.allow_shared_dir)?;
+        Ok(FileStore {
+            disk: Arc::new(Disk::new(dir, prefix, self.cookie_age, self.lock_timeout)),
+        })
+    }
 }
 
 impl Default for FileOptions {
@@ -220,27 +237,20 @@ pub struct FileStore {
 
 impl FileStore {
     /// A store in `dir` with Django's defaults ([`FileOptions::new`]).
+    /// It signs with the keys of the [`SessionLayer`](crate::SessionLayer)
+    /// it is given to, or those of [`with_codec`](Self::with_codec).
     ///
     /// # Errors
     /// [`StoreError::Config`] when `dir` is not an existing directory (Django's
     /// `ImproperlyConfigured`; it is never created), or is not private: other
     /// users can write to it, or it belongs to another user (see the module
     /// docs and [`FileOptions::allow_shared_dir`]).
-    pub fn new(dir: impl Into<PathBuf>, codec: Codec) -> Result<Self, StoreError> {
-        Self::with_options(dir, codec, FileOptions::new())
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        FileOptions::new().open(dir)
     }
 
-    /// A store in [`default_dir`](Self::default_dir), a private
-    /// subdirectory of the system's temp directory. (Django's default is
-    /// the temp directory itself; see the module docs.)
-    ///
-    /// # Errors
-    /// As [`default_dir`](Self::default_dir).
-    pub fn temp_dir(codec: Codec) -> Result<Self, StoreError> {
-        Self::new(Self::default_dir()?, codec)
-    }
-
-    /// The directory used when none is configured:
+    /// The directory to use when none is configured (Django's default is
+    /// the temp directory itself; see the module docs):
     /// `<temp dir>/sessionkit-<uid>`, created with mode 0700 if missing.
     ///
     /// # Errors
@@ -252,28 +262,13 @@ impl FileStore {
         dirs::private_temp_dir()
     }
 
-    /// [`new`](Self::new) with options (the cookie name, the cookie age).
-    ///
-    /// # Errors
-    /// As [`new`](Self::new), and [`StoreError::Config`] for a prefix that is
-    /// not a cookie name.
-    pub fn with_options(
-        dir: impl Into<PathBuf>,
-        codec: Codec,
-        options: FileOptions,
-    ) -> Result<Self, StoreError> {
-        let dir = dir.into();
-        let prefix = Prefix::new(options.prefix)?;
-        dirs::check(&dir, options.allow_shared_dir)?;
-        Ok(Self {
-            disk: Arc::new(Disk::new(
-                dir,
-                prefix,
-                options.cookie_age,
-                codec,
-                options.lock_timeout,
-            )),
-        })
+    /// Signs with `codec` (Django's session salt, [`Codec::sessions`]), for
+    /// a store used without a layer. Keys a store already has stay: the
+    /// first keys a store (and its clones) gets are the ones it keeps.
+    #[must_use]
+    pub fn with_codec(self, codec: Codec) -> Self {
+        self.disk.keys().set(codec);
+        self
     }
 
     /// The session directory.
@@ -289,29 +284,31 @@ impl FileStore {
     /// Runs blocking file work off the async runtime's worker threads. Outside
     /// a tokio runtime there is no pool to hand it to: it runs in place.
     /// The work itself is bounded (no open that waits, capped reads, locks
-    /// with a deadline), so no blocking thread is held for ever.
+    /// with a deadline), so no blocking thread is held for ever. A store
+    /// without keys fails here, before any file is touched (a missing-keys
+    /// [`StoreError::Config`]).
     async fn blocking<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Disk) -> io::Result<T> + Send + 'static,
+        F: FnOnce(&Disk, &Codec) -> io::Result<T> + Send + 'static,
     {
         let disk = Arc::clone(&self.disk);
-        let result = match tokio::runtime::Handle::try_current() {
-            Ok(handle) => handle
-                .spawn_blocking(move || work(&disk))
-                .await
-                .map_err(from_join)?,
-            Err(_) => work(&disk),
-        };
-        result.map_err(from_io)
+        let run = move || work(&disk, disk.codec()?).map_err(from_io);
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => handle.spawn_blocking(run).await.map_err(from_join)?,
+            Err(_) => run(),
+        }
     }
 
-    fn mtime_for(
+    /// What `record` is written as: its signed text and its file's mtime.
+    fn encode(
         &self,
         record: &Record,
         now: OffsetDateTime,
-    ) -> Result<std::time::SystemTime, StoreError> {
-        self.disk.mtime_for(record, now).map_err(from_io)
+    ) -> Result<(String, std::time::SystemTime), StoreError> {
+        let content = self.disk.codec()?.encode(&record.data, now);
+        let mtime = self.disk.mtime_for(record, now).map_err(from_io)?;
+        Ok((content, mtime))
     }
 }
 
@@ -337,19 +334,17 @@ impl SessionStore for FileStore {
             return Ok(None);
         }
         let key = key.to_owned();
-        self.blocking(move |disk| disk.load(&key, now)).await
+        self.blocking(move |disk, codec| disk.load(codec, &key, now))
+            .await
     }
 
     async fn create(&self, record: &Record, now: OffsetDateTime) -> Result<Saved, StoreError> {
-        let content = self.disk.codec().encode(&record.data, now);
-        let mtime = self.mtime_for(record, now)?;
-        self.blocking(move |disk| disk.create(content, mtime))
-            .await?
-            .ok_or_else(|| {
-                StoreError::Backend(Box::new(NoFreeKey {
-                    attempts: disk::CREATE_ATTEMPTS,
-                }))
-            })
+        let (content, mtime) = self.encode(record, now)?;
+        engine::with_fresh_key(|key| {
+            let content = content.clone();
+            self.blocking(move |disk, _| disk.create(key, content, mtime))
+        })
+        .await
     }
 
     async fn save(
@@ -362,10 +357,9 @@ impl SessionStore for FileStore {
         if !key::is_valid_key(key) {
             return Ok(SaveOutcome::Gone);
         }
-        let content = self.disk.codec().encode(&record.data, now);
-        let mtime = self.mtime_for(record, now)?;
+        let (content, mtime) = self.encode(record, now)?;
         let (key, expected) = (key.to_owned(), expected.as_bytes().to_vec());
-        self.blocking(move |disk| disk.save(&key, content, mtime, &expected, now))
+        self.blocking(move |disk, codec| disk.save(codec, &key, content, mtime, &expected, now))
             .await
     }
 
@@ -374,7 +368,7 @@ impl SessionStore for FileStore {
             return Ok(());
         }
         let key = key.to_owned();
-        self.blocking(move |disk| disk.delete(&key)).await
+        self.blocking(move |disk, _| disk.delete(&key)).await
     }
 
     async fn delete_if(
@@ -387,19 +381,19 @@ impl SessionStore for FileStore {
             return Ok(true);
         }
         let (key, expected) = (key.to_owned(), expected.as_bytes().to_vec());
-        self.blocking(move |disk| disk.delete_if(&key, &expected, now))
+        self.blocking(move |disk, codec| disk.delete_if(codec, &key, &expected, now))
             .await
     }
 
     async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         // The listing streams through batches, one blocking task each, so
         // neither memory nor a blocking thread is held by a huge directory.
-        let mut entries = self.blocking(|disk| disk.entries()).await?;
+        let mut entries = self.blocking(|disk, _| disk.entries()).await?;
         let mut total = 0;
         loop {
             let (rest, removed, done) = self
-                .blocking(move |disk| {
-                    let (removed, done) = disk.clear_some(&mut entries, now, CLEAR_BATCH)?;
+                .blocking(move |disk, codec| {
+                    let (removed, done) = disk.clear_some(codec, &mut entries, now, CLEAR_BATCH)?;
                     Ok((entries, removed, done))
                 })
                 .await?;
@@ -421,7 +415,11 @@ impl SessionStore for FileStore {
             return Ok(false);
         }
         let key = key.to_owned();
-        self.blocking(move |disk| disk.touch(&key, expires_at, now))
+        self.blocking(move |disk, codec| disk.touch(codec, &key, expires_at, now))
             .await
+    }
+
+    fn attach(&self, config: &SessionConfig) {
+        self.disk.keys().attach(config);
     }
 }

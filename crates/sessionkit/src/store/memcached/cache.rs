@@ -351,6 +351,11 @@ impl SessionCache for MemcachedCache {
             other => Err(unexpected("ms (cache tombstone)", &other)),
         }
     }
+
+    /// The keys of the layer, through the store in front of the db.
+    fn attach(&self, config: &crate::config::SessionConfig) {
+        crate::store::SessionStore::attach(&self.store, config);
+    }
 }
 
 #[cfg(test)]

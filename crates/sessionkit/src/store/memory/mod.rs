@@ -53,19 +53,15 @@ use self::weight::weigh;
 use crate::auth::SESSION_KEY;
 use crate::error::StoreError;
 use crate::key;
-use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionMap, SessionStore, Version};
+use crate::store::{engine, Loaded, Record, SaveOutcome, Saved, SessionMap, SessionStore, Version};
 
 /// The bytes [`MemoryStore::new`] may hold, split evenly between anonymous
 /// and logged-in sessions: about 100k small sessions in each pool.
-pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
+const DEFAULT_MAX_BYTES: u64 = 64 << 20;
 
 /// The least a pool is given, whatever was asked: room for a few dozen small
 /// sessions, so a tiny budget still keeps the session it just created.
 const MIN_POOL_BYTES: u64 = 16 << 10;
-
-/// Fresh keys tried before `create` gives up; with 165 random bits a second
-/// attempt already means the random source is broken.
-const CREATE_ATTEMPTS: u32 = 8;
 
 type Pool = Cache<String, Arc<Slot>, foldhash::fast::RandomState>;
 
@@ -124,7 +120,7 @@ fn pool(max_bytes: u64, authenticated: bool) -> Pool {
 }
 
 impl MemoryStore {
-    /// A store holding up to [`DEFAULT_MAX_BYTES`] of sessions, half for
+    /// A store holding up to 64 MiB of sessions, half for
     /// anonymous ones and half for logged-in ones.
     pub fn new() -> Self {
         Self::with_max_bytes(DEFAULT_MAX_BYTES)
@@ -169,7 +165,7 @@ impl MemoryStore {
 
     /// The most bytes of sessions the store holds before it evicts, both
     /// pools together.
-    pub fn max_bytes(&self) -> u64 {
+    fn max_bytes(&self) -> u64 {
         let max = |pool: &Pool| pool.policy().max_capacity().unwrap_or(0);
         max(&self.anonymous).saturating_add(max(&self.authenticated))
     }
@@ -214,6 +210,39 @@ impl MemoryStore {
         removed
     }
 
+    /// Puts `record` under `key` if no session holds it; `None` if one does.
+    fn insert_new(
+        &self,
+        key: String,
+        record: &Record,
+        weight: u32,
+        now: OffsetDateTime,
+    ) -> Option<Saved> {
+        let authenticated = is_authenticated(&record.data);
+        // The other pool cannot be locked with this one; a key there is as
+        // taken (and with random keys, never there).
+        if self.pool(!authenticated).contains_key(&key) {
+            return None;
+        }
+        let slot = Arc::new(Slot::new(
+            record.data.clone(),
+            record.expires_at,
+            now,
+            weight,
+            authenticated,
+        ));
+        let version = slot.lock().version();
+        // Insert-if-absent under moka's per-key lock: never check-then-insert.
+        let inserted = self
+            .pool(authenticated)
+            .entry(key.clone())
+            .or_insert_with(|| slot);
+        inserted.is_fresh().then_some(Saved {
+            cookie_value: key,
+            version,
+        })
+    }
+
     /// Takes a slot marked removed out of its pool. A removed slot never
     /// moves again, so its pool is settled without the lock.
     fn drop_removed(&self, key: &str, slot: &Slot) {
@@ -238,11 +267,6 @@ impl fmt::Debug for MemoryStore {
     }
 }
 
-/// `create` found only taken keys: the random source is broken.
-#[derive(Debug, thiserror::Error)]
-#[error("no free session key after {CREATE_ATTEMPTS} attempts")]
-struct NoFreeKey;
-
 #[async_trait]
 impl SessionStore for MemoryStore {
     fn accepts(&self, cookie_value: &str) -> bool {
@@ -264,36 +288,11 @@ impl SessionStore for MemoryStore {
     }
 
     async fn create(&self, record: &Record, now: OffsetDateTime) -> Result<Saved, StoreError> {
-        let authenticated = is_authenticated(&record.data);
-        let (pool, other) = (self.pool(authenticated), self.pool(!authenticated));
         let weight = weigh(&record.data);
-        for _ in 0..CREATE_ATTEMPTS {
-            let key = key::generate_key();
-            // The other pool cannot be locked with this one; a key there is
-            // as taken (and with random keys, never there).
-            if other.contains_key(&key) {
-                tracing::warn!(session = %key::log_tag(&key), "session key collision; retrying");
-                continue;
-            }
-            let slot = Arc::new(Slot::new(
-                record.data.clone(),
-                record.expires_at,
-                now,
-                weight,
-                authenticated,
-            ));
-            let version = slot.lock().version();
-            // Insert-if-absent under moka's per-key lock: never check-then-insert.
-            let inserted = pool.entry(key.clone()).or_insert_with(|| slot.clone());
-            if inserted.is_fresh() {
-                return Ok(Saved {
-                    cookie_value: key,
-                    version,
-                });
-            }
-            tracing::warn!(session = %key::log_tag(&key), "session key collision; retrying");
-        }
-        Err(StoreError::Backend(Box::new(NoFreeKey)))
+        engine::with_fresh_key(|key| {
+            std::future::ready(Ok(self.insert_new(key, record, weight, now)))
+        })
+        .await
     }
 
     async fn save(

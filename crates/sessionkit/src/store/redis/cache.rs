@@ -321,6 +321,11 @@ impl SessionCache for RedisCache {
             })))
         }
     }
+
+    /// The keys of the layer, through the store in front of the db.
+    fn attach(&self, config: &crate::config::SessionConfig) {
+        crate::store::SessionStore::attach(&self.store, config);
+    }
 }
 
 #[cfg(test)]
