@@ -74,13 +74,22 @@ impl Results {
         self.load(if v.actix { "bare-actix" } else { "bare-axum" }, shape)
     }
 
-    /// The fastest peer on `store` in this run.
-    fn best_peer(&self, store: Store, shape: Shape) -> Option<(&'static str, &Load)> {
-        self.loads
-            .iter()
-            .filter(|(v, s, _)| v.family == Family::Peer && v.store == store && *s == shape)
-            .filter_map(|(v, _, r)| r.as_ref().ok().map(|l| (v.name, l)))
-            .max_by(|a, b| a.1.rps.total_cmp(&b.1.rps))
+    /// The fastest peer on `v`'s store in this run; for an actix-web server,
+    /// the fastest actix-web peer when one ran (same framework, same store).
+    fn best_peer(&self, v: &Variant, shape: Shape) -> Option<(&'static str, &Load)> {
+        let fastest = |actix_only: bool| {
+            self.loads
+                .iter()
+                .filter(|(p, s, _)| p.family == Family::Peer && p.store == v.store && *s == shape)
+                .filter(|(p, _, _)| !actix_only || p.actix)
+                .filter_map(|(p, _, r)| r.as_ref().ok().map(|l| (p.name, l)))
+                .max_by(|a, b| a.1.rps.total_cmp(&b.1.rps))
+        };
+        if v.actix {
+            fastest(true).or_else(|| fastest(false))
+        } else {
+            fastest(false)
+        }
     }
 
     pub fn render(&self) -> String {
@@ -116,7 +125,7 @@ impl Results {
                     Some(b) if v.family != Family::Bare => format!("{:.2}", l.rps / b.rps),
                     _ => "—".to_owned(),
                 };
-                let (peer, p99) = match (v.family, self.best_peer(v.store, shape)) {
+                let (peer, p99) = match (v.family, self.best_peer(v, shape)) {
                     (Family::Ours, Some((name, p))) => (
                         format!("{:.2} ({name})", l.rps / p.rps),
                         format!("{:.2}", l.p99_us as f64 / p.p99_us.max(1) as f64),
@@ -230,7 +239,7 @@ impl Results {
             if v.family != Family::Ours || *s != shape {
                 continue;
             }
-            let (Ok(l), Some((peer, p))) = (r, self.best_peer(v.store, shape)) else {
+            let (Ok(l), Some((peer, p))) = (r, self.best_peer(v, shape)) else {
                 continue;
             };
             let r = l.rps / p.rps;

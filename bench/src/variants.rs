@@ -123,6 +123,12 @@ pub const ALL: &[Variant] = &[
         Store::SignedCookies,
         true,
     ),
+    v(
+        "sessionkit-actix-signed-cookies",
+        Family::Ours,
+        Store::SignedCookies,
+        true,
+    ),
     v("sessionkit-sqlite", Family::Ours, Store::Sqlite, false),
     v("tower-sessions-sqlite", Family::Peer, Store::Sqlite, false),
     v("sessionkit-postgres", Family::Ours, Store::Postgres, false),
@@ -137,6 +143,7 @@ pub const ALL: &[Variant] = &[
     v("sessionkit-redis", Family::Ours, Store::Redis, false),
     v("tower-sessions-redis", Family::Peer, Store::Redis, false),
     v("actix-session-redis", Family::Peer, Store::Redis, true),
+    v("sessionkit-actix-redis", Family::Ours, Store::Redis, true),
     v(
         "sessionkit-memcached",
         Family::Ours,

@@ -16,7 +16,7 @@ async fn count_visit(session: Session) -> Result<String, SessionError> {
 }
 
 /// The `SESSION_*` settings that select `store`.
-fn settings(store: Store, url: &str) -> Result<HashMap<&'static str, String>, BoxError> {
+pub(super) fn settings(store: Store, url: &str) -> Result<HashMap<&'static str, String>, BoxError> {
     let sqlite = || format!("sqlite://{url}/sessionkit.sqlite3");
     let pairs: Vec<(&'static str, String)> = match store {
         Store::Memory => vec![
