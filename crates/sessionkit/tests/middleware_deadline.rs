@@ -1,7 +1,8 @@
 //! A store that never answers (a half-open connection, a stalled server):
 //! every request still answers within the configured deadline, with the
-//! configured error status, no cookie, and nothing half-written (M4).
-#![cfg(all(feature = "memory", feature = "axum"))]
+//! configured error status, no cookie, and nothing half-written (M4), on
+//! each adapter.
+#![cfg(all(feature = "memory", any(feature = "axum", feature = "actix")))]
 
 mod common;
 
@@ -9,32 +10,28 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::Router;
+use common::app::{adapter_tests, config, Adapter, App, Reply, View};
 use common::faulty::{Fault, Faulty, Op};
 use common::http::get_with;
 use sessionkit::store::memory::MemoryStore;
-use sessionkit::{Session, SessionConfig, SessionError, SessionLayer};
+use sessionkit::SessionConfig;
 
 /// Far below the default, far above a scheduler hiccup.
 const DEADLINE: Duration = Duration::from_millis(300);
 /// What "within the deadline" means here: generous, but well below forever.
 const BOUND: Duration = Duration::from_secs(5);
 
-async fn count(session: Session) -> Result<String, SessionError> {
-    Ok(format!("{}", session.increment("visit", 1)?))
-}
-
-fn app(store: Arc<Faulty>) -> Router {
-    let mut config = SessionConfig::new(common::SECRET).unwrap();
+fn rig(adapter: Adapter) -> (Arc<Faulty>, App) {
+    let store = Faulty::new(Arc::new(MemoryStore::new()));
+    let mut config = config();
     config.store_timeout = DEADLINE;
-    Router::new()
-        .route("/visit", get(count))
-        .layer(SessionLayer::from_arc(store, config))
+    let count = View::sync(|s| Ok(Reply::text(s.increment("visit", 1)?)));
+    let app = App::serve(adapter, store.clone(), config, vec![("/visit", count)]);
+    (store, app)
 }
 
 /// GET /visit, failing the test instead of hanging when no answer comes.
-async fn visit(app: &Router, cookie: Option<&str>) -> (StatusCode, Option<String>, String) {
+async fn visit(app: &App, cookie: Option<&str>) -> (StatusCode, Option<String>, String) {
     let started = Instant::now();
     let answer = tokio::time::timeout(BOUND, get_with(app, "/visit", cookie))
         .await
@@ -43,15 +40,8 @@ async fn visit(app: &Router, cookie: Option<&str>) -> (StatusCode, Option<String
     answer
 }
 
-fn rig() -> (Arc<Faulty>, Router) {
-    let store = Faulty::new(Arc::new(MemoryStore::new()));
-    let app = app(store.clone());
-    (store, app)
-}
-
-#[tokio::test]
-async fn hanging_load_answers_503_within_the_deadline() {
-    let (store, app) = rig();
+async fn hanging_load_answers_503_within_the_deadline(adapter: Adapter) {
+    let (store, app) = rig(adapter);
     let (_, key, _) = visit(&app, None).await;
     let key = key.expect("a new session");
     store.set_fault(Op::Load, Some(Fault::Hang));
@@ -63,9 +53,8 @@ async fn hanging_load_answers_503_within_the_deadline() {
     assert_eq!((status, body.as_str()), (StatusCode::OK, "2"));
 }
 
-#[tokio::test]
-async fn hanging_save_answers_503_and_writes_nothing() {
-    let (store, app) = rig();
+async fn hanging_save_answers_503_and_writes_nothing(adapter: Adapter) {
+    let (store, app) = rig(adapter);
     let (_, key, _) = visit(&app, None).await;
     let key = key.expect("a new session");
     store.set_fault(Op::Save, Some(Fault::Hang));
@@ -78,9 +67,8 @@ async fn hanging_save_answers_503_and_writes_nothing() {
     assert_eq!((status, body.as_str()), (StatusCode::OK, "2"));
 }
 
-#[tokio::test]
-async fn hanging_create_answers_503_without_a_cookie() {
-    let (store, app) = rig();
+async fn hanging_create_answers_503_without_a_cookie(adapter: Adapter) {
+    let (store, app) = rig(adapter);
     store.set_fault(Op::Create, Some(Fault::Hang));
     let (status, cookie, _) = visit(&app, None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
@@ -89,18 +77,19 @@ async fn hanging_create_answers_503_without_a_cookie() {
 
 /// Requests of one session queue for this process's save lock behind a save
 /// that hangs: the wait is bounded too, not one deadline per request ahead.
-#[tokio::test]
-async fn queued_saves_behind_a_hung_one_answer_within_the_deadline() {
-    let (store, app) = rig();
+async fn queued_saves_behind_a_hung_one_answer_within_the_deadline(adapter: Adapter) {
+    let (store, app) = rig(adapter);
     let (_, key, _) = visit(&app, None).await;
     let key = key.expect("a new session");
     store.set_fault(Op::Save, Some(Fault::Hang));
     let started = Instant::now();
-    let requests = (0..24).map(|_| {
-        let (app, key) = (app.clone(), key.clone());
-        tokio::spawn(async move { get_with(&app, "/visit", Some(&key)).await })
-    });
-    let answers = tokio::time::timeout(BOUND, futures_join(requests.collect()))
+    let requests: Vec<_> = (0..24)
+        .map(|_| {
+            let (app, key) = (app.clone(), key.clone());
+            tokio::spawn(async move { get_with(&app, "/visit", Some(&key)).await })
+        })
+        .collect();
+    let answers = tokio::time::timeout(BOUND, join(requests))
         .await
         .expect("queued requests hung past the deadline");
     assert!(started.elapsed() < BOUND);
@@ -110,12 +99,19 @@ async fn queued_saves_behind_a_hung_one_answer_within_the_deadline() {
     }
 }
 
-async fn futures_join<T>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+async fn join<T>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
     let mut out = Vec::with_capacity(handles.len());
     for h in handles {
         out.push(h.await.unwrap());
     }
     out
+}
+
+adapter_tests! {
+    #[tokio::test] hanging_load_answers_503_within_the_deadline;
+    #[tokio::test] hanging_save_answers_503_and_writes_nothing;
+    #[tokio::test] hanging_create_answers_503_without_a_cookie;
+    #[tokio::test] queued_saves_behind_a_hung_one_answer_within_the_deadline;
 }
 
 #[test]

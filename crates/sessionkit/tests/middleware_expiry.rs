@@ -1,86 +1,60 @@
 //! Expiry over HTTP, driven by the injectable clock (no sleeps): Django's default
 //! age, a custom `set_expiry` kept in the record, browser-close cookies.
-#![cfg(all(feature = "sqlite", feature = "memory", feature = "axum"))]
+#![cfg(all(
+    feature = "sqlite",
+    feature = "memory",
+    any(feature = "axum", feature = "actix")
+))]
 
 mod common;
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::Request;
-use axum::routing::get;
-use axum::Router;
+use common::app::{adapter_tests, config, stores, Adapter, App, Reply, View};
 use sessionkit::clock::ManualClock;
-use sessionkit::store::db::DbStore;
 use sessionkit::store::memory::MemoryStore;
-use sessionkit::{Expiry, Session, SessionConfig, SessionError, SessionLayer, SessionStore};
+use sessionkit::{Expiry, Session, SessionError, SessionStore};
 use time::macros::datetime;
 use time::Duration;
-use tower::ServiceExt;
 
-async fn count(session: Session) -> Result<String, SessionError> {
-    Ok(format!("{}", session.increment("visit", 1)?))
+/// Counts a visit, then sets `expiry` when one is given.
+fn count(expiry: Option<Expiry>) -> View {
+    View::sync(move |s: &Session| {
+        let n = s.increment("visit", 1)?;
+        if let Some(e) = expiry {
+            s.set_expiry(e);
+        }
+        Ok::<_, SessionError>(Reply::text(n))
+    })
 }
 
-async fn short(session: Session) -> Result<String, SessionError> {
-    let n = session.increment("visit", 1)?;
-    session.set_expiry(Expiry::Seconds(300));
-    Ok(format!("{n}"))
+fn app(adapter: Adapter, store: Arc<dyn SessionStore>, clock: &ManualClock) -> App {
+    let config = config().with_clock(clock.clone());
+    let read = View::sync(|s| {
+        let visit = s.get::<i64>("visit")?.unwrap_or(0);
+        Ok(Reply::text(format!("{visit} {}", s.expiry_age())))
+    });
+    let routes = vec![
+        ("/count", count(None)),
+        ("/short", count(Some(Expiry::Seconds(300)))),
+        ("/browser", count(Some(Expiry::BrowserClose))),
+        ("/read", read),
+    ];
+    App::serve(adapter, store, config, routes)
 }
 
-async fn browser(session: Session) -> Result<String, SessionError> {
-    let n = session.increment("visit", 1)?;
-    session.set_expiry(Expiry::BrowserClose);
-    Ok(format!("{n}"))
-}
-
-async fn read(session: Session) -> String {
-    format!(
-        "{} {}",
-        session.get::<i64>("visit").unwrap().unwrap_or(0),
-        session.expiry_age()
-    )
-}
-
-fn app(store: Arc<dyn SessionStore>, clock: &ManualClock) -> Router {
-    let config = SessionConfig::new(common::SECRET)
-        .unwrap()
-        .with_clock(clock.clone());
-    Router::new()
-        .route("/count", get(count))
-        .route("/short", get(short))
-        .route("/browser", get(browser))
-        .route("/read", get(read))
-        .layer(SessionLayer::from_arc(store, config))
-}
-
-async fn call(app: &Router, uri: &str, cookie: &mut Option<String>) -> (String, Option<String>) {
-    let mut req = Request::get(uri);
-    if let Some(c) = cookie.as_deref() {
-        req = req.header("cookie", c);
+async fn call(app: &App, uri: &str, cookie: &mut Option<String>) -> (String, Option<String>) {
+    let res = app.get(uri, cookie.as_deref()).await;
+    assert!(res.status.is_success(), "{uri}: {}", res.status);
+    if let Some(c) = res.cookie() {
+        *cookie = Some(c);
     }
-    let res = app
-        .clone()
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "{uri}: {}", res.status());
-    let set = res
-        .headers()
-        .get("set-cookie")
-        .map(|v| v.to_str().unwrap().to_owned());
-    if let Some(s) = &set {
-        *cookie = Some(s.split(';').next().unwrap().to_owned());
-    }
-    let body = axum::body::to_bytes(res.into_body(), 1 << 16)
-        .await
-        .unwrap();
-    (String::from_utf8(body.to_vec()).unwrap(), set)
+    (res.body.clone(), res.set_cookie().into_iter().next())
 }
 
-async fn expiry_rules(store: Arc<dyn SessionStore>) {
+async fn expiry_rules(adapter: Adapter, store: Arc<dyn SessionStore>) {
     let clock = ManualClock::new(datetime!(2024-06-01 12:00:00.25 UTC));
-    let app = app(store, &clock);
+    let app = app(adapter, store, &clock);
 
     // Default age: two weeks, then gone.
     let mut c = None;
@@ -131,21 +105,17 @@ async fn expiry_rules(store: Arc<dyn SessionStore>) {
     assert_eq!(call(&app, "/count", &mut c).await.0, "2");
 }
 
-#[tokio::test]
-async fn memory_expiry() {
-    expiry_rules(Arc::new(MemoryStore::new())).await;
+async fn memory_expiry(adapter: Adapter) {
+    expiry_rules(adapter, Arc::new(MemoryStore::new())).await;
 }
 
-#[tokio::test]
-async fn sqlite_expiry() {
+async fn sqlite_expiry(adapter: Adapter) {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("e.sqlite3").display());
-    let config = SessionConfig::new(common::SECRET).unwrap();
-    expiry_rules(Arc::new(
-        DbStore::open(&url)
-            .await
-            .unwrap()
-            .with_codec(config.codec()),
-    ))
-    .await;
+    let store = stores::sqlite(&dir.path().join("e.sqlite3"), &config()).await;
+    expiry_rules(adapter, store).await;
+}
+
+adapter_tests! {
+    #[tokio::test] memory_expiry;
+    #[tokio::test] sqlite_expiry;
 }

@@ -1,57 +1,47 @@
 //! A logout whose delete fails must not look like a logout (M5): the answer
 //! is an error the user can retry, the cookie is kept, and the retry works.
-#![cfg(all(feature = "memory", feature = "axum"))]
+#![cfg(all(feature = "memory", any(feature = "axum", feature = "actix")))]
 
 mod common;
 
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::Router;
+use common::app::{adapter_tests, config, Adapter, App, Reply, View};
 use common::faulty::{Fault, Faulty, Op};
 use common::http::get_with;
+use sessionkit::auth;
 use sessionkit::store::memory::MemoryStore;
-use sessionkit::{auth, Session, SessionConfig, SessionLayer};
 
-async fn login(session: Session) -> &'static str {
-    session.insert("_auth_user_id", "42").unwrap();
-    "in"
+fn app(adapter: Adapter, store: Arc<Faulty>) -> App {
+    let login = View::sync(|s| {
+        s.insert("_auth_user_id", "42")?;
+        Ok(Reply::text("in"))
+    });
+    let logout = View::sync(|s| {
+        auth::logout(s);
+        Ok(Reply::text("out"))
+    });
+    let cycle = View::sync(|s| {
+        s.cycle_key();
+        Ok(Reply::text("cycled"))
+    });
+    let whoami = View::sync(|s| {
+        let who = s.get::<String>("_auth_user_id")?;
+        Ok(Reply::text(who.unwrap_or_else(|| "anonymous".to_owned())))
+    });
+    let routes = vec![
+        ("/login", login),
+        ("/logout", logout),
+        ("/whoami", whoami),
+        ("/cycle", cycle),
+    ];
+    App::serve(adapter, store, config(), routes)
 }
 
-async fn logout(session: Session) -> &'static str {
-    auth::logout(&session);
-    "out"
-}
-
-async fn cycle(session: Session) -> &'static str {
-    session.cycle_key();
-    "cycled"
-}
-
-async fn whoami(session: Session) -> String {
-    session
-        .get::<String>("_auth_user_id")
-        .unwrap()
-        .unwrap_or_else(|| "anonymous".to_owned())
-}
-
-fn app(store: Arc<Faulty>) -> Router {
-    Router::new()
-        .route("/login", get(login))
-        .route("/logout", get(logout))
-        .route("/whoami", get(whoami))
-        .route("/cycle", get(cycle))
-        .layer(SessionLayer::from_arc(
-            store,
-            SessionConfig::new(common::SECRET).unwrap(),
-        ))
-}
-
-#[tokio::test]
-async fn failed_logout_is_an_error_keeps_the_cookie_and_can_be_retried() {
+async fn failed_logout_is_an_error_keeps_the_cookie_and_can_be_retried(adapter: Adapter) {
     let store = Faulty::new(Arc::new(MemoryStore::new()));
-    let app = app(store.clone());
+    let app = app(adapter, store.clone());
     let (_, key, _) = get_with(&app, "/login", None).await;
     let key = key.expect("a session");
 
@@ -79,10 +69,9 @@ async fn failed_logout_is_an_error_keeps_the_cookie_and_can_be_retried() {
     assert_eq!(who, "anonymous");
 }
 
-#[tokio::test]
-async fn a_login_whose_old_key_cannot_be_retired_fails_and_keeps_the_old_session() {
+async fn a_login_whose_old_key_cannot_be_retired_fails_and_keeps_the_old_session(adapter: Adapter) {
     let store = Faulty::new(Arc::new(MemoryStore::new()));
-    let app = app(store.clone());
+    let app = app(adapter, store.clone());
     let (_, key, _) = get_with(&app, "/login", None).await;
     let key = key.expect("a session");
     store.set_fault(Op::Delete, Some(Fault::Fail));
@@ -105,4 +94,9 @@ async fn a_login_whose_old_key_cannot_be_retired_fails_and_keeps_the_old_session
     assert_eq!(who, "42");
     let (_, _, who) = get_with(&app, "/whoami", Some(&key)).await;
     assert_eq!(who, "anonymous", "the old key is gone");
+}
+
+adapter_tests! {
+    #[tokio::test] failed_logout_is_an_error_keeps_the_cookie_and_can_be_retried;
+    #[tokio::test] a_login_whose_old_key_cannot_be_retired_fails_and_keeps_the_old_session;
 }

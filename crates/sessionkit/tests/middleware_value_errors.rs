@@ -1,46 +1,39 @@
 //! A typed read that fails must not put the session value into logs or
 //! responses (L6): serde's message quotes the value ("invalid type: string
 //! \"…\""), and session values are tokens, personal data, credentials.
-#![cfg(all(feature = "memory", feature = "axum"))]
+#![cfg(all(feature = "memory", any(feature = "axum", feature = "actix")))]
 
 mod common;
 
+use std::sync::Arc;
+
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::Router;
+use common::app::{adapter_tests, config, Adapter, App, Reply, View};
 use common::http::get_with;
 use common::logs::captured_logs;
 use sessionkit::store::memory::MemoryStore;
-use sessionkit::{Session, SessionConfig, SessionError, SessionLayer};
+use sessionkit::Session;
 
 const TOKEN: &str = "csrf-7Hq2vLx9PzK4mWn8RtY3";
 
-async fn set(session: Session) -> &'static str {
-    session.insert("csrf_token", TOKEN).unwrap();
-    "set"
+fn app(adapter: Adapter) -> App {
+    let set = View::sync(|s| {
+        s.insert("csrf_token", TOKEN)?;
+        Ok(Reply::text("set"))
+    });
+    // A handler that expects a number where a string is stored.
+    let read_as_number = View::sync(|s| {
+        let n: Option<u64> = s.get("csrf_token")?;
+        Ok(Reply::text(format!("{n:?}")))
+    });
+    let print = View::sync(|s| Ok(Reply::text(print_error(s))));
+    let routes = vec![("/set", set), ("/read", read_as_number), ("/print", print)];
+    App::serve(adapter, Arc::new(MemoryStore::new()), config(), routes)
 }
 
-/// A handler that expects a number where a string is stored.
-async fn read_as_number(session: Session) -> Result<String, SessionError> {
-    let n: Option<u64> = session.get("csrf_token")?;
-    Ok(format!("{n:?}"))
-}
-
-fn app() -> Router {
-    Router::new()
-        .route("/set", get(set))
-        .route("/read", get(read_as_number))
-        .route("/print", get(print_error))
-        .layer(SessionLayer::new(
-            MemoryStore::new(),
-            SessionConfig::new(common::SECRET).unwrap(),
-        ))
-}
-
-#[tokio::test]
-async fn a_failed_typed_get_keeps_the_value_out_of_logs_and_body() {
+async fn a_failed_typed_get_keeps_the_value_out_of_logs_and_body(adapter: Adapter) {
     let logs = captured_logs();
-    let app = app();
+    let app = app(adapter);
     let (_, key, _) = get_with(&app, "/set", None).await;
     let key = key.expect("a session");
     let (status, _, body) = get_with(&app, "/read", Some(&key)).await;
@@ -60,7 +53,7 @@ async fn a_failed_typed_get_keeps_the_value_out_of_logs_and_body() {
 
 /// What an app that logs the error itself would write: `Display`, `Debug`
 /// and the whole `source()` chain.
-async fn print_error(session: Session) -> String {
+fn print_error(session: &Session) -> String {
     let err = session.get::<u64>("csrf_token").unwrap_err();
     let mut chain = err.to_string();
     let mut cur = std::error::Error::source(&err);
@@ -72,9 +65,8 @@ async fn print_error(session: Session) -> String {
     format!("{chain}\n{err:?}\n{err:#?}")
 }
 
-#[tokio::test]
-async fn the_error_itself_does_not_carry_the_value() {
-    let app = app();
+async fn the_error_itself_does_not_carry_the_value(adapter: Adapter) {
+    let app = app(adapter);
     let (_, key, _) = get_with(&app, "/set", None).await;
     let (status, _, printed) = get_with(&app, "/print", key.as_deref()).await;
     assert_eq!(status, StatusCode::OK);
@@ -82,4 +74,9 @@ async fn the_error_itself_does_not_carry_the_value() {
     assert!(!printed.contains(TOKEN), "{printed}");
     // Still useful: what kind of failure, and what was asked for.
     assert!(printed.contains("u64"), "{printed}");
+}
+
+adapter_tests! {
+    #[tokio::test] a_failed_typed_get_keeps_the_value_out_of_logs_and_body;
+    #[tokio::test] the_error_itself_does_not_carry_the_value;
 }

@@ -1,104 +1,95 @@
 //! Behaviour every server engine must show over HTTP, written once: exact
 //! concurrent increments, concurrent writers of different keys, and a store
 //! that goes down and comes back. Each engine's test file calls these with its
-//! own stores.
+//! own stores; each suite runs on every adapter (axum, actix-web).
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{Request, StatusCode};
-use axum::routing::get;
-use axum::Router;
-use sessionkit::{Session, SessionConfig, SessionError, SessionLayer, SessionStore};
+use axum::http::StatusCode;
+use sessionkit::{SessionConfig, SessionStore};
 use tokio::sync::Barrier;
-use tower::ServiceExt;
 
+use super::app::{Adapter, App, Reply, View};
 use super::proxy::Proxy;
 
 /// Concurrent requests of one session in the increment tests.
 pub(crate) const N: usize = 50;
 
-async fn increment(
-    State(barrier): State<Arc<Barrier>>,
-    session: Session,
-) -> Result<String, SessionError> {
-    // Every request has loaded the same version before any of them saves.
-    barrier.wait().await;
-    Ok(format!("{}", session.increment("visit", 1)?))
+/// The test app on the first adapter: `/inc`, `/set?<key>`, `/read`, with a
+/// barrier of `parties`.
+pub(crate) fn app(store: Arc<dyn SessionStore>, parties: usize) -> App {
+    app_on(Adapter::ALL[0], store, parties)
 }
 
-async fn set_key(
-    State(barrier): State<Arc<Barrier>>,
-    session: Session,
-    req: Request<Body>,
-) -> &'static str {
-    barrier.wait().await;
-    let which = req.uri().query().unwrap_or("none").to_owned();
-    session.insert(which, &true).unwrap();
-    "ok"
-}
-
-async fn read(session: Session) -> String {
-    serde_json::to_string(&session.to_map()).unwrap()
-}
-
-/// The test app: `/inc`, `/set?<key>`, `/read`, with a barrier of `parties`.
-pub(crate) fn app(store: Arc<dyn SessionStore>, parties: usize) -> Router {
-    app_with(
+/// [`app`] on `adapter`.
+pub(crate) fn app_on(adapter: Adapter, store: Arc<dyn SessionStore>, parties: usize) -> App {
+    app_with_on(
+        adapter,
         store,
         Arc::new(Barrier::new(parties)),
-        SessionConfig::new(super::SECRET).unwrap(),
+        super::app::config(),
     )
 }
 
+/// The test app on the first adapter with its barrier and config.
 pub(crate) fn app_with(
     store: Arc<dyn SessionStore>,
     barrier: Arc<Barrier>,
     config: SessionConfig,
-) -> Router {
-    Router::new()
-        .route("/inc", get(increment))
-        .route("/set", get(set_key))
-        .route("/read", get(read))
-        .with_state(barrier)
-        .layer(SessionLayer::from_arc(store, config))
+) -> App {
+    app_with_on(Adapter::ALL[0], store, barrier, config)
+}
+
+/// [`app_with`] on `adapter`.
+pub(crate) fn app_with_on(
+    adapter: Adapter,
+    store: Arc<dyn SessionStore>,
+    barrier: Arc<Barrier>,
+    config: SessionConfig,
+) -> App {
+    let inc = {
+        let barrier = barrier.clone();
+        View::new(move |session| {
+            let barrier = barrier.clone();
+            async move {
+                // Every request has loaded the same version before any saves.
+                barrier.wait().await;
+                Ok(Reply::text(session.increment("visit", 1)?))
+            }
+        })
+    };
+    let set = View::with_query(move |session, query| {
+        let barrier = barrier.clone();
+        async move {
+            barrier.wait().await;
+            session.insert(query.unwrap_or_else(|| "none".to_owned()), &true)?;
+            Ok(Reply::text("ok"))
+        }
+    });
+    let read = View::sync(|session| {
+        Ok(Reply::text(
+            serde_json::to_string(&session.to_map()).unwrap(),
+        ))
+    });
+    App::serve(
+        adapter,
+        store,
+        config,
+        vec![("/inc", inc), ("/set", set), ("/read", read)],
+    )
 }
 
 /// GET `uri` with `sessionid=<cookie>`: (status, new cookie value, body).
 pub(crate) async fn get_with(
-    app: &Router,
+    app: &App,
     uri: &str,
     cookie: Option<&str>,
 ) -> (StatusCode, Option<String>, String) {
-    let mut req = Request::get(uri);
-    if let Some(c) = cookie {
-        req = req.header("cookie", format!("sessionid={c}"));
-    }
-    let res = app
-        .clone()
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let cookie = res.headers().get("set-cookie").map(|v| {
-        v.to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .split_once('=')
-            .unwrap()
-            .1
-            .to_owned()
-    });
-    let body = axum::body::to_bytes(res.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (status, cookie, String::from_utf8(body.to_vec()).unwrap())
+    let answer = app.get_key(uri, cookie).await;
+    (answer.status, answer.key(), answer.body)
 }
 
-async fn read_map(app: &Router, key: &str) -> serde_json::Value {
+async fn read_map(app: &App, key: &str) -> serde_json::Value {
     let (status, _, body) = get_with(app, "/read", Some(key)).await;
     assert_eq!(status, 200, "{body}");
     serde_json::from_str(&body).unwrap()
@@ -109,7 +100,14 @@ async fn read_map(app: &Router, key: &str) -> serde_json::Value {
 /// one backend that share nothing in-process (like separate processes); pass
 /// the same store twice for the one-process case.
 pub(crate) async fn concurrent_increments(stores: [Arc<dyn SessionStore>; 2]) {
-    let one = app(stores[0].clone(), 1);
+    for &adapter in Adapter::ALL {
+        concurrent_increments_on(adapter, stores.clone()).await;
+    }
+}
+
+/// [`concurrent_increments`] on one adapter.
+pub(crate) async fn concurrent_increments_on(adapter: Adapter, stores: [Arc<dyn SessionStore>; 2]) {
+    let one = app_on(adapter, stores[0].clone(), 1);
     let (status, cookie, body) = get_with(&one, "/inc", None).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "1"));
     let key = cookie.expect("a new session cookie");
@@ -117,8 +115,8 @@ pub(crate) async fn concurrent_increments(stores: [Arc<dyn SessionStore>; 2]) {
     let barrier = Arc::new(Barrier::new(N));
     let config = SessionConfig::new(super::SECRET).unwrap();
     let racing = [
-        app_with(stores[0].clone(), barrier.clone(), config.clone()),
-        app_with(stores[1].clone(), barrier, config),
+        app_with_on(adapter, stores[0].clone(), barrier.clone(), config.clone()),
+        app_with_on(adapter, stores[1].clone(), barrier, config),
     ];
     let tasks: Vec<_> = (0..N)
         .map(|i| {
@@ -135,7 +133,7 @@ pub(crate) async fn concurrent_increments(stores: [Arc<dyn SessionStore>; 2]) {
             assert_eq!(
                 status,
                 StatusCode::SERVICE_UNAVAILABLE,
-                "only retries running out may fail"
+                "{adapter:?}: only retries running out may fail"
             );
         }
     }
@@ -143,25 +141,35 @@ pub(crate) async fn concurrent_increments(stores: [Arc<dyn SessionStore>; 2]) {
     assert_eq!(
         map["visit"].as_i64().unwrap(),
         1 + ok as i64,
-        "final count = successful increments"
+        "{adapter:?}: final count = successful increments"
     );
     assert!(
         ok * 10 >= N * 9,
-        "at most a tenth may run out of retries, {ok} of {N} succeeded"
+        "{adapter:?}: at most a tenth may run out of retries, {ok} of {N} succeeded"
     );
 }
 
 /// Two requests that loaded the same version and set different keys both keep
 /// their key.
 pub(crate) async fn different_keys_survive(stores: [Arc<dyn SessionStore>; 2]) {
-    let one = app(stores[0].clone(), 1);
+    for &adapter in Adapter::ALL {
+        different_keys_survive_on(adapter, stores.clone()).await;
+    }
+}
+
+/// [`different_keys_survive`] on one adapter.
+pub(crate) async fn different_keys_survive_on(
+    adapter: Adapter,
+    stores: [Arc<dyn SessionStore>; 2],
+) {
+    let one = app_on(adapter, stores[0].clone(), 1);
     let (_, cookie, _) = get_with(&one, "/inc", None).await;
     let key = cookie.unwrap();
     let barrier = Arc::new(Barrier::new(2));
     let config = SessionConfig::new(super::SECRET).unwrap();
     let (a, b) = (
-        app_with(stores[0].clone(), barrier.clone(), config.clone()),
-        app_with(stores[1].clone(), barrier, config),
+        app_with_on(adapter, stores[0].clone(), barrier.clone(), config.clone()),
+        app_with_on(adapter, stores[1].clone(), barrier, config),
     );
     let ta = tokio::spawn({
         let key = key.clone();
@@ -177,7 +185,7 @@ pub(crate) async fn different_keys_survive(stores: [Arc<dyn SessionStore>; 2]) {
     assert_eq!(
         map,
         serde_json::json!({"visit": 1, "a": true, "b": true}),
-        "both writers' keys survive"
+        "{adapter:?}: both writers' keys survive"
     );
 }
 
@@ -185,7 +193,18 @@ pub(crate) async fn different_keys_survive(stores: [Arc<dyn SessionStore>; 2]) {
 /// configured error status (503), no Set-Cookie, no new session and no
 /// half-written record; restoring it, requests succeed again without a restart.
 pub(crate) async fn store_down_then_recovers(store: Arc<dyn SessionStore>, proxy: &Proxy) {
-    let app = app(store, 1);
+    for &adapter in Adapter::ALL {
+        store_down_then_recovers_on(adapter, store.clone(), proxy).await;
+    }
+}
+
+/// [`store_down_then_recovers`] on one adapter.
+pub(crate) async fn store_down_then_recovers_on(
+    adapter: Adapter,
+    store: Arc<dyn SessionStore>,
+    proxy: &Proxy,
+) {
+    let app = app_on(adapter, store, 1);
     let (_, cookie, body) = get_with(&app, "/inc", None).await;
     assert_eq!(body, "1");
     let key = cookie.unwrap();
@@ -197,7 +216,7 @@ pub(crate) async fn store_down_then_recovers(store: Arc<dyn SessionStore>, proxy
         assert_eq!(
             status,
             StatusCode::SERVICE_UNAVAILABLE,
-            "{uri} while the store is down"
+            "{adapter:?}: {uri} while the store is down"
         );
         assert!(cookie.is_none(), "no Set-Cookie while the store is down");
     }

@@ -35,6 +35,8 @@ pub(crate) fn iso(s: &str) -> time::OffsetDateTime {
         .unwrap_or_else(|e| panic!("bad ISO datetime {s:?}: {e}"))
 }
 
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub(crate) mod app;
 #[cfg(all(feature = "sqlite", feature = "memory"))]
 pub(crate) mod cached_db;
 #[cfg(all(feature = "sqlite", feature = "memory"))]
@@ -45,8 +47,9 @@ pub(crate) mod db;
 pub(crate) mod faulty;
 #[cfg(feature = "file")]
 pub(crate) mod file;
-#[cfg(feature = "axum")]
+#[cfg(any(feature = "axum", feature = "actix"))]
 pub(crate) mod http;
+pub(crate) mod interleave;
 pub(crate) mod logs;
 #[cfg(feature = "memcached")]
 pub(crate) mod memcached;
