@@ -23,7 +23,6 @@ pub mod cached_db;
 pub mod conformance;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub mod db;
-#[allow(dead_code)] // used by the engines as each moves onto it
 pub(crate) mod engine;
 #[cfg(feature = "file")]
 pub mod file;
