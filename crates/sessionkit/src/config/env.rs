@@ -88,6 +88,24 @@ pub(super) fn seconds(
         })
 }
 
+/// A fraction in (0, 1] (`0.5`).
+pub(super) fn fraction(src: Source<'_>, name: &'static str) -> Result<Option<f64>, ConfigError> {
+    let Some(value) = text(src, name)? else {
+        return Ok(None);
+    };
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|f| *f > 0.0 && *f <= 1.0)
+        .map(Some)
+        .ok_or_else(|| {
+            ConfigError::invalid(
+                name,
+                format!("expected a fraction above 0 and at most 1, got {value:?}"),
+            )
+        })
+}
+
 /// Comma-separated items, trimmed, empties dropped. The items are not
 /// quoted in errors: this reads secrets.
 pub(super) fn list(src: Source<'_>, name: &'static str) -> Result<Vec<String>, ConfigError> {
@@ -202,6 +220,15 @@ mod tests {
         assert_eq!(ms(" 5 "), Some(5000));
         for bad in ["0", "-1", "0.0", "NaN", "inf", "1e300", "5s", "1e-12"] {
             assert!(seconds(&one(bad), "X").is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn fractions_are_in_zero_one() {
+        assert_eq!(fraction(&one("0.25"), "X").ok().flatten(), Some(0.25));
+        assert_eq!(fraction(&one("1"), "X").ok().flatten(), Some(1.0));
+        for bad in ["0", "-0.5", "1.01", "NaN", "inf", "half"] {
+            assert!(fraction(&one(bad), "X").is_err(), "{bad} accepted");
         }
     }
 

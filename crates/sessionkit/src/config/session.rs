@@ -61,6 +61,16 @@ pub struct SessionConfig {
     /// session work ends within a bounded multiple of it. Needs a Tokio
     /// runtime with timers enabled.
     pub store_timeout: Duration,
+    /// Ours (`SESSION_TOUCH_THRESHOLD`, a fraction in (0, 1]): rolling expiry
+    /// without a write on every request. With `save_every_request`, a request
+    /// that changed nothing only moves the session's expiry when less than
+    /// this fraction of its age remains, and then with the store's `touch`
+    /// (the stored data is not rewritten); otherwise it writes nothing and
+    /// sends no `Set-Cookie`, the browser's cookie already expiring when the
+    /// server copy does. `None` (the default) is Django's behaviour: a full
+    /// save and a fresh cookie on every request. Django has no such setting.
+    /// A value outside (0, 1] set here is read as `None`.
+    pub touch_threshold: Option<f64>,
     keys: Keys,
     clock: Arc<dyn Clock>,
 }
@@ -92,6 +102,7 @@ impl SessionConfig {
             load_error_status: StatusCode::SERVICE_UNAVAILABLE,
             max_save_retries: 16,
             store_timeout: Duration::from_secs(5),
+            touch_threshold: None,
             keys,
             clock: Arc::new(SystemClock),
         })
@@ -184,6 +195,9 @@ impl SessionConfig {
         if let Some(v) = env::seconds(src, "SESSION_STORE_TIMEOUT")? {
             config.store_timeout = v;
         }
+        if let Some(v) = env::fraction(src, "SESSION_TOUCH_THRESHOLD")? {
+            config.touch_threshold = Some(v);
+        }
         Ok(config)
     }
 
@@ -205,6 +219,13 @@ impl SessionConfig {
     /// The clock expiry decisions read.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// The touch threshold in effect: [`SessionConfig::touch_threshold`]
+    /// when it is a fraction in (0, 1] and `save_every_request` is on.
+    pub(crate) fn effective_touch_threshold(&self) -> Option<f64> {
+        self.touch_threshold
+            .filter(|t| self.save_every_request && *t > 0.0 && *t <= 1.0)
     }
 
     /// "Now" by [`SessionConfig::clock`].
@@ -256,6 +277,7 @@ impl fmt::Debug for SessionConfig {
             .field("load_error_status", &self.load_error_status)
             .field("max_save_retries", &self.max_save_retries)
             .field("store_timeout", &self.store_timeout)
+            .field("touch_threshold", &self.touch_threshold)
             .field("secret_key", &"[redacted]")
             .field("secret_key_fallbacks", &self.keys.fallbacks().len())
             .field("clock", &self.clock)

@@ -9,6 +9,7 @@ use crate::cookie::{delete_cookie, set_cookie};
 use crate::error::{chain, StoreError};
 
 use super::persist::PersistError;
+use super::touch::Touch;
 use super::Session;
 
 /// Django's message for a session deleted during the request.
@@ -96,11 +97,30 @@ impl Session {
             }
             let now = config.now();
             let max_age = self.cookie_max_age(now);
-            match self.persist(now).await {
-                Ok(value) => {
+            let touch = match config.effective_touch_threshold() {
+                Some(threshold) => match self.touch_if_due(threshold, now).await {
+                    Ok(touch) => touch,
+                    Err(e) => {
+                        tracing::error!(error = %chain(&e), "session store failed; response replaced");
+                        return Outcome::Replace(Replacement::new(
+                            store_down,
+                            "the session store is unavailable",
+                        ));
+                    }
+                },
+                None => Touch::Save,
+            };
+            let saved = match touch {
+                Touch::NotDue => Ok(None),
+                Touch::Touched(value) => Ok(Some(value)),
+                Touch::Save => self.persist(now).await.map(Some),
+            };
+            match saved {
+                Ok(Some(value)) => {
                     cookie = Some(set_cookie(config, &value, max_age, now));
                     vary = true;
                 }
+                Ok(None) => {}
                 // A key cycled away stays: its data was not moved anywhere.
                 Err(e) => return Outcome::Replace(failed(store_down, e)),
             }

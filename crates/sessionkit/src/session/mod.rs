@@ -14,6 +14,7 @@ mod locks;
 mod persist;
 mod retire;
 mod state;
+mod touch;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -172,6 +173,7 @@ impl Session {
                 if l.version.must_rewrite() {
                     st.modified = true;
                 }
+                st.loaded_expires_at = Some(l.record.expires_at);
                 (l.record.data, Some(l.version))
             }
             None => {

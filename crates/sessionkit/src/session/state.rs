@@ -17,6 +17,9 @@ pub(crate) struct State {
     pub(crate) data: Option<SessionMap>,
     /// Where the session is between the request's cookie and the save.
     pub(crate) stage: Stage,
+    /// When the stored record loaded for this request expires: what the
+    /// touch threshold compares against.
+    pub(crate) loaded_expires_at: Option<time::OffsetDateTime>,
     pub(crate) accessed: bool,
     pub(crate) modified: bool,
     /// This request's changes, replayed on a newer record after a conflict.
