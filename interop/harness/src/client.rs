@@ -101,6 +101,15 @@ impl Client {
             .map_err(|e| e.to_string())?;
         let res = self.http.request(req).await.map_err(|e| format!("{e:?}"))?;
         let status = res.status().as_u16();
+        let vary: Vec<String> = res
+            .headers()
+            .get_all(header::VARY)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .collect();
         let set_cookies: Vec<SetCookie> = res
             .headers()
             .get_all(header::SET_COOKIE)
@@ -124,6 +133,7 @@ impl Client {
         Ok(Reply {
             status,
             set_cookies,
+            vary,
             body: String::from_utf8_lossy(&body).into_owned(),
         })
     }
@@ -136,6 +146,8 @@ pub struct Reply {
     pub status: u16,
     /// Every `Set-Cookie` header, parsed.
     pub set_cookies: Vec<SetCookie>,
+    /// Every `Vary` item, in order, across all `Vary` headers.
+    pub vary: Vec<String>,
     /// The body as text.
     pub body: String,
 }
@@ -145,6 +157,11 @@ impl Reply {
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}), status {}: {}", self.status, self.body))
+    }
+
+    /// Whether `Vary` names `Cookie` (any case, as caches compare).
+    pub fn varies_on_cookie(&self) -> bool {
+        self.vary.iter().any(|v| v.eq_ignore_ascii_case("cookie"))
     }
 
     /// The `Set-Cookie` for `name`, if the response set one.

@@ -89,6 +89,30 @@ pub async fn custom_settings(backend: Backend) {
     );
     assert_eq!(d.json()["data"], r.json()["data"]);
 
+    // A view that never touches the session, under SESSION_SAVE_EVERY_REQUEST:
+    // the cookie is re-sent, so the response must vary on Cookie (Django's
+    // 2026 fix, 5.2.14 / 6.0.5: before it, no `Vary` and a shared cache could
+    // hand one user's session cookie to another).
+    let (d, r) = (
+        get_ok(&jar, &django.url("/ready/")).await,
+        get_ok(&jar, &rust.url("/ready/")).await,
+    );
+    assert_same_cookie(
+        "an untouched session with SESSION_SAVE_EVERY_REQUEST",
+        cookie(&d, "Django's untouched"),
+        cookie(&r, "sessionkit's untouched"),
+    );
+    assert!(
+        d.varies_on_cookie(),
+        "Django varies on Cookie when it sets the cookie: {:?}",
+        d.vary
+    );
+    assert!(
+        r.varies_on_cookie(),
+        "sessionkit varies on Cookie when it sets the cookie: {:?}",
+        r.vary
+    );
+
     // Flush: both delete the cookie with the same attributes.
     let key = jar.cookie(NAME).expect("the session cookie");
     let d = get_ok(&jar, &django.url("/flush/")).await;
