@@ -252,6 +252,15 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     fn attach(&self, config: &crate::config::SessionConfig) {
         let _ = config;
     }
+
+    /// The engine's name in metrics labels and tracing fields (`engine`):
+    /// `sqlite`, `postgres`, `mysql`, `file`, `memory`, `redis`,
+    /// `memcached`, `cached_db` or `signed_cookies` for sessionkit's own;
+    /// `custom` unless a third-party store names itself. A store that wraps
+    /// another (a decorator) forwards it, so the label stays the engine's.
+    fn engine_name(&self) -> &'static str {
+        "custom"
+    }
 }
 
 #[async_trait]
@@ -302,5 +311,8 @@ impl<T: SessionStore + ?Sized> SessionStore for std::sync::Arc<T> {
     }
     fn attach(&self, config: &crate::config::SessionConfig) {
         (**self).attach(config)
+    }
+    fn engine_name(&self) -> &'static str {
+        (**self).engine_name()
     }
 }

@@ -135,6 +135,10 @@ const fn signed_alphabet(b: u8) -> bool {
 
 #[async_trait]
 impl SessionStore for SignedCookieStore {
+    fn engine_name(&self) -> &'static str {
+        "signed_cookies"
+    }
+
     /// The session lives in the cookie: a save writes nothing shared.
     fn saves_can_conflict(&self) -> bool {
         false

@@ -243,6 +243,10 @@ impl fmt::Debug for CachedDbStore {
 
 #[async_trait]
 impl SessionStore for CachedDbStore {
+    fn engine_name(&self) -> &'static str {
+        "cached_db"
+    }
+
     fn accepts(&self, cookie_value: &str) -> bool {
         self.db.accepts(cookie_value)
     }

@@ -61,7 +61,8 @@ pub(super) struct Statements {
 /// The methods return `impl Future + Send` rather than being `async fn` so
 /// the generic code above them can be used from a `Send` future.
 pub(super) trait DbBackend: Send + Sync + 'static {
-    /// The database's name in logs and `Debug` output.
+    /// The database's name in logs, `Debug` output and the `engine` label
+    /// of metrics and spans.
     const NAME: &'static str;
 
     /// The pool the backend reads (and usually writes) through.

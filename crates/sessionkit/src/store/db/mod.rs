@@ -258,4 +258,7 @@ impl SessionStore for DbStore {
     fn attach(&self, config: &SessionConfig) {
         self.engine.attach(config);
     }
+    fn engine_name(&self) -> &'static str {
+        self.shared.database
+    }
 }

@@ -45,6 +45,10 @@ impl<B: DbBackend> std::fmt::Debug for SessionTable<B> {
 // NUL would otherwise reach, or fail on, a real session's row.
 #[async_trait]
 impl<B: DbBackend> SessionStore for SessionTable<B> {
+    fn engine_name(&self) -> &'static str {
+        B::NAME
+    }
+
     fn accepts(&self, cookie_value: &str) -> bool {
         key::is_valid_key(cookie_value)
     }

@@ -325,6 +325,10 @@ impl fmt::Debug for FileStore {
 
 #[async_trait]
 impl SessionStore for FileStore {
+    fn engine_name(&self) -> &'static str {
+        "file"
+    }
+
     fn accepts(&self, cookie_value: &str) -> bool {
         key::is_valid_key(cookie_value)
     }

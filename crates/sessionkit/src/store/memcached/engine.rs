@@ -92,6 +92,10 @@ fn live(item: &Item, now: OffsetDateTime) -> bool {
 
 #[async_trait]
 impl SessionStore for MemcachedStore {
+    fn engine_name(&self) -> &'static str {
+        "memcached"
+    }
+
     fn accepts(&self, cookie_value: &str) -> bool {
         key::is_valid_key(cookie_value)
     }

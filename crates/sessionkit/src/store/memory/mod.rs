@@ -269,6 +269,10 @@ impl fmt::Debug for MemoryStore {
 
 #[async_trait]
 impl SessionStore for MemoryStore {
+    fn engine_name(&self) -> &'static str {
+        "memory"
+    }
+
     fn accepts(&self, cookie_value: &str) -> bool {
         key::is_valid_key(cookie_value)
     }

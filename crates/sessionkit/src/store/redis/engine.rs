@@ -16,6 +16,10 @@ use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionStore, Version};
 
 #[async_trait]
 impl SessionStore for RedisStore {
+    fn engine_name(&self) -> &'static str {
+        "redis"
+    }
+
     fn accepts(&self, cookie_value: &str) -> bool {
         key::is_valid_key(cookie_value)
     }
