@@ -78,6 +78,7 @@ pub mod cookie;
 pub mod error;
 pub mod expiry;
 pub mod key;
+pub mod metrics;
 pub mod middleware;
 pub mod session;
 pub mod signing;

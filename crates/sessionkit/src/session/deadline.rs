@@ -13,6 +13,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::error::StoreError;
+use crate::metrics::Probe;
 
 /// A store call (or the save-lock wait) that did not finish in time.
 #[derive(Debug, thiserror::Error)]
@@ -22,15 +23,19 @@ pub(crate) struct TimedOut {
     after: Duration,
 }
 
-/// Runs `call`, giving up after `after`.
+/// Runs `call`, giving up after `after`; `probe` reports it.
 pub(crate) async fn bounded<T>(
     after: Duration,
     what: &'static str,
+    probe: &Probe,
     call: impl Future<Output = Result<T, StoreError>>,
 ) -> Result<T, StoreError> {
-    match tokio::time::timeout(after, call).await {
+    match tokio::time::timeout(after, probe.store_call(what, call)).await {
         Ok(result) => result,
-        Err(_) => Err(StoreError::Unavailable(Box::new(TimedOut { what, after }))),
+        Err(_) => {
+            probe.timed_out(what, after);
+            Err(StoreError::Unavailable(Box::new(TimedOut { what, after })))
+        }
     }
 }
 
@@ -41,7 +46,8 @@ mod tests {
     #[tokio::test]
     async fn elapsed_is_unavailable_and_says_what_and_how_long() {
         let never = std::future::pending::<Result<(), StoreError>>();
-        let err = bounded(Duration::from_millis(20), "load", never)
+        let probe = Probe::new("memory");
+        let err = bounded(Duration::from_millis(20), "load", &probe, never)
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Unavailable(_)));

@@ -60,6 +60,7 @@ impl Session {
     /// error type.
     ///
     /// [`SessionError`]: crate::SessionError
+    #[tracing::instrument(name = "sessionkit.finish", level = "debug", skip_all, fields(engine = self.inner.shared.probe.engine(), status = status.as_u16()))]
     pub(crate) async fn finish(&self, had_cookie: bool, status: StatusCode) -> Outcome {
         let config = self.config();
         let store_down = config.load_error_status;
@@ -122,7 +123,10 @@ impl Session {
                 }
                 Ok(None) => {}
                 // A key cycled away stays: its data was not moved anywhere.
-                Err(e) => return Outcome::Replace(failed(store_down, e)),
+                Err(e) => {
+                    self.inner.shared.probe.save_failed(&e);
+                    return Outcome::Replace(failed(store_down, e));
+                }
             }
         }
         // Not saved (a 5xx): a key cycled away goes all the same, as in Django.

@@ -33,7 +33,7 @@ use crate::store::{SessionMap, SessionStore};
 use changes::{add, AddError, Change};
 pub(crate) use finish::{Outcome, Replacement};
 pub(crate) use locks::KeyLocks;
-use persist::PersistError;
+pub(crate) use persist::PersistError;
 use state::{Cycled, Stage, State};
 
 /// Django's test-cookie key and value.
@@ -46,12 +46,14 @@ pub(crate) struct Shared {
     pub(crate) store: Arc<dyn SessionStore>,
     pub(crate) config: SessionConfig,
     pub(crate) locks: KeyLocks,
+    pub(crate) probe: crate::metrics::Probe,
 }
 
 impl Shared {
     pub(crate) fn new(store: Arc<dyn SessionStore>, config: SessionConfig) -> Self {
         store.attach(&config);
         Self {
+            probe: crate::metrics::Probe::new(store.engine_name()),
             store,
             config,
             locks: KeyLocks::new(),
@@ -126,7 +128,8 @@ impl Session {
         what: &'static str,
         call: impl std::future::Future<Output = Result<T, crate::error::StoreError>>,
     ) -> Result<T, crate::error::StoreError> {
-        deadline::bounded(self.config().store_timeout, what, call).await
+        let shared = &self.inner.shared;
+        deadline::bounded(shared.config.store_timeout, what, &shared.probe, call).await
     }
 
     /// Loads the session from its store, once; later calls return at once.

@@ -75,6 +75,7 @@ impl Session {
             false => None,
         };
         for attempt in 0..=shared.config.max_save_retries {
+            shared.probe.save_attempt(attempt);
             let outcome = self
                 .bounded("save", store.save(&key, &record, &version, now))
                 .await?;
@@ -90,6 +91,7 @@ impl Session {
                 }
                 SaveOutcome::Gone => return Err(PersistError::Gone),
                 SaveOutcome::Conflict => {
+                    shared.probe.conflict();
                     tracing::debug!(session = %log_tag(&key), attempt, "session save conflicted; replaying");
                     let Some(fresh) = self.bounded("load", store.load(&key, now)).await? else {
                         return Err(PersistError::Gone);
@@ -125,7 +127,10 @@ impl Session {
         };
         let cookie_value = match cycled {
             Some(old) => self.retire(old, saved, now).await?,
-            None => saved.cookie_value,
+            None => {
+                self.inner.shared.probe.created();
+                saved.cookie_value
+            }
         };
         self.state().changes.clear();
         Ok(cookie_value)

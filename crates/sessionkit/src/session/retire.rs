@@ -40,6 +40,7 @@ impl Session {
                 return Err(e);
             }
             self.state().flushed.remove(0);
+            self.inner.shared.probe.deleted();
         }
     }
 

@@ -1,0 +1,83 @@
+//! The metric keys of one layer, built once with its engine label, and the
+//! calls that record through them. Recording asks the recorder installed
+//! at that moment (global or thread-local) for the handle: a recorder
+//! installed after the layer was built still sees everything, and the key's
+//! hash, computed once, makes the lookup cheap.
+
+use std::time::Duration;
+
+use metrics::{Key, Label, Level, Metadata};
+
+use super::probe::{Kind, Op};
+
+/// Where sessionkit's metrics come from, for recorders that filter on it.
+static METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+pub(super) struct Keys {
+    /// By `Op` (its index in `Op::ALL`).
+    durations: [Key; Op::ALL.len()],
+    /// By `Op`, then `Kind`.
+    errors: [[Key; Kind::ALL.len()]; Op::ALL.len()],
+    pub(super) conflicts: Key,
+    pub(super) retries: Key,
+    pub(super) exhausted: Key,
+    pub(super) gone: Key,
+    pub(super) created: Key,
+    pub(super) deleted: Key,
+}
+
+impl Keys {
+    pub(super) fn new(engine: &'static str) -> Self {
+        let engine_only = |name: &'static str| {
+            Key::from_parts(name, vec![Label::from_static_parts("engine", engine)])
+        };
+        Self {
+            durations: Op::ALL.map(|op| {
+                Key::from_parts(
+                    super::STORE_DURATION,
+                    vec![
+                        Label::from_static_parts("op", op.name()),
+                        Label::from_static_parts("engine", engine),
+                    ],
+                )
+            }),
+            errors: Op::ALL.map(|op| {
+                Kind::ALL.map(|kind| {
+                    Key::from_parts(
+                        super::STORE_ERRORS,
+                        vec![
+                            Label::from_static_parts("op", op.name()),
+                            Label::from_static_parts("engine", engine),
+                            Label::from_static_parts("kind", kind.name()),
+                        ],
+                    )
+                })
+            }),
+            conflicts: engine_only(super::SAVE_CONFLICTS),
+            retries: engine_only(super::SAVE_RETRIES),
+            exhausted: engine_only(super::SAVE_RETRIES_EXHAUSTED),
+            gone: engine_only(super::SESSIONS_GONE),
+            created: engine_only(super::SESSIONS_CREATED),
+            deleted: engine_only(super::SESSIONS_DELETED),
+        }
+    }
+
+    /// One store call of `op` that took `took` and failed with `failed`.
+    pub(super) fn store_call(&self, op: Op, took: Duration, failed: Option<Kind>) {
+        let op = op as usize;
+        metrics::with_recorder(|r| {
+            r.register_histogram(&self.durations[op], &METADATA)
+                .record(took.as_secs_f64());
+            if let Some(kind) = failed {
+                r.register_counter(&self.errors[op][kind as usize], &METADATA)
+                    .increment(1);
+            }
+        });
+    }
+
+    /// Adds one to the counter `key`.
+    pub(super) fn count(key: &Key) {
+        metrics::with_recorder(|r| r.register_counter(key, &METADATA).increment(1));
+    }
+}
