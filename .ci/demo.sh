@@ -2,7 +2,8 @@
 # The demo as a new user builds it: the visit-counter crate alone (not the
 # workspace, whose feature unification would hide an engine missing from the
 # demo's own build), started on every engine of the README's tables by the
-# environment alone, three visits counted through a cookie jar.
+# environment alone, three visits counted through a cookie jar (and, on
+# axum, seen in the demo's Prometheus metrics).
 # Needs the services of .ci/services.sh. Leaves nothing behind: its own
 # tables are dropped, its own key prefixes and directories removed.
 set -euo pipefail
@@ -50,9 +51,25 @@ run() {
       return 1
     fi
   done
+  # The axum demo serves its metrics: the visits must show there.
+  local what="Visit count:1, 2, 3"
+  if [ "$bin" = target/debug/visit-counter ]; then
+    got=$(curl -sS --max-time 10 "http://127.0.0.1:$port/metrics")
+    for want in 'sessionkit_sessions_created_total{engine="' \
+                'sessionkit_store_duration_seconds_bucket{op="create",engine="' \
+                'sessionkit_store_duration_seconds_count{op="load",engine="'; do
+      if ! grep -qF "$want" <<<"$got"; then
+        echo "FAIL $name: /metrics has no $want"
+        echo "$got"
+        kill "$pid"
+        return 1
+      fi
+    done
+    what="$what; /metrics counts them"
+  fi
   kill "$pid"
   wait "$pid" 2>/dev/null || true
-  echo "ok   $name: Visit count:1, 2, 3"
+  echo "ok   $name: $what"
 }
 
 pg="postgres://postgres@127.0.0.1:5432/test"

@@ -1,9 +1,12 @@
 //! The seed's visit counter on sessionkit: `GET /visit/` answers `Visit count:N`.
 //!
+//! `GET /metrics` answers sessionkit's metrics in Prometheus' text format.
+//!
 //! Sessions live in `./sessions.sqlite3` (Django's `django_session` table) unless
 //! `SESSION_ENGINE`/`SESSION_DB_URL`/`SESSION_CACHE_URL` say otherwise. See the
 //! README for every variable.
 
+mod prometheus;
 mod secret;
 
 use std::net::SocketAddr;
@@ -14,6 +17,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
 use sessionkit::{Session, SessionConfig, SessionError, SessionLayer, StoreConfig};
 use tracing_subscriber::EnvFilter;
 
@@ -34,10 +38,14 @@ async fn trace(req: Request, next: Next) -> Response {
     res
 }
 
-fn app(layer: SessionLayer) -> Router {
-    Router::new()
+fn app(layer: SessionLayer, metrics: PrometheusHandle) -> Router {
+    // `/metrics` sits outside the session layer: a scrape is not a visitor.
+    let sessions = Router::new()
         .route("/visit/", get(count_visit))
-        .layer(layer)
+        .layer(layer);
+    Router::new()
+        .route("/metrics", get(move || prometheus::render(metrics.clone())))
+        .merge(sessions)
         .layer(middleware::from_fn(trace))
 }
 
@@ -49,6 +57,7 @@ async fn main() -> Result<(), BoxError> {
         )
         .init();
 
+    let metrics = prometheus::install()?;
     let secret = secret::secret_key()?;
     let config = SessionConfig::from_lookup(|name| match name {
         "SECRET_KEY" => Some(secret.clone()),
@@ -64,10 +73,13 @@ async fn main() -> Result<(), BoxError> {
         .map_err(|e| format!("BIND is not an address: {e}"))?;
     let listener = tokio::net::TcpListener::bind(bind).await?;
     tracing::info!("serving http://{bind}/visit/");
-    axum::serve(listener, app(SessionLayer::from_arc(store, config)))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    axum::serve(
+        listener,
+        app(SessionLayer::from_arc(store, config), metrics),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }
