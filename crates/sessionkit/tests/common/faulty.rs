@@ -137,4 +137,7 @@ impl SessionStore for Faulty {
     fn attach(&self, config: &sessionkit::SessionConfig) {
         self.inner.attach(config)
     }
+    fn engine_name(&self) -> &'static str {
+        self.inner.engine_name()
+    }
 }

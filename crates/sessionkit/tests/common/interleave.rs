@@ -156,4 +156,7 @@ impl SessionStore for Interleave {
     fn attach(&self, config: &SessionConfig) {
         self.inner.attach(config)
     }
+    fn engine_name(&self) -> &'static str {
+        self.inner.engine_name()
+    }
 }
