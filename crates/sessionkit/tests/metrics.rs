@@ -54,12 +54,15 @@ impl Engine {
     }
 }
 
+/// A metric's name and its labels, sorted.
+type Id = (String, Vec<(String, String)>);
+
 /// What the recorder received since the last look: counter increments and
 /// histogram samples, by name and sorted labels.
 #[derive(Debug, Default)]
 struct Seen {
-    counters: HashMap<(String, Vec<(String, String)>), u64>,
-    samples: HashMap<(String, Vec<(String, String)>), Vec<f64>>,
+    counters: HashMap<Id, u64>,
+    samples: HashMap<Id, Vec<f64>>,
 }
 
 fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

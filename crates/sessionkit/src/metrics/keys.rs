@@ -8,17 +8,58 @@ use std::time::Duration;
 
 use metrics::{Key, Label, Level, Metadata};
 
-use super::probe::{Kind, Op};
+use crate::error::StoreError;
+
+use super::probe::Op;
+
+/// Every `Op`, in declaration order: `op as usize` indexes its keys.
+const OPS: [Op; 5] = [Op::Load, Op::Save, Op::Create, Op::Delete, Op::Touch];
 
 /// Where sessionkit's metrics come from, for recorders that filter on it.
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
+/// Why a store call failed, as the `kind` label names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    Timeout,
+    Unavailable,
+    TooLarge,
+    Error,
+}
+
+impl Kind {
+    const ALL: [Kind; 4] = [
+        Kind::Timeout,
+        Kind::Unavailable,
+        Kind::TooLarge,
+        Kind::Error,
+    ];
+
+    pub(super) fn of(e: &StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => Kind::Unavailable,
+            StoreError::TooLarge { .. } => Kind::TooLarge,
+            _ => Kind::Error,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Timeout => "timeout",
+            Kind::Unavailable => "unavailable",
+            Kind::TooLarge => "too_large",
+            Kind::Error => "error",
+        }
+    }
+}
+
+/// The keys of one layer's metrics.
 pub(super) struct Keys {
-    /// By `Op` (its index in `Op::ALL`).
-    durations: [Key; Op::ALL.len()],
+    /// By `Op` (its index in `OPS`).
+    durations: [Key; OPS.len()],
     /// By `Op`, then `Kind`.
-    errors: [[Key; Kind::ALL.len()]; Op::ALL.len()],
+    errors: [[Key; Kind::ALL.len()]; OPS.len()],
     pub(super) conflicts: Key,
     pub(super) retries: Key,
     pub(super) exhausted: Key,
@@ -33,7 +74,7 @@ impl Keys {
             Key::from_parts(name, vec![Label::from_static_parts("engine", engine)])
         };
         Self {
-            durations: Op::ALL.map(|op| {
+            durations: OPS.map(|op| {
                 Key::from_parts(
                     super::STORE_DURATION,
                     vec![
@@ -42,7 +83,7 @@ impl Keys {
                     ],
                 )
             }),
-            errors: Op::ALL.map(|op| {
+            errors: OPS.map(|op| {
                 Kind::ALL.map(|kind| {
                     Key::from_parts(
                         super::STORE_ERRORS,

@@ -11,7 +11,7 @@ use crate::error::StoreError;
 use crate::session::PersistError;
 
 #[cfg(feature = "metrics")]
-use super::keys::Keys;
+use super::keys::{Keys, Kind};
 
 /// A store operation, as the `op` label names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,8 +24,6 @@ pub(super) enum Op {
 }
 
 impl Op {
-    pub(super) const ALL: [Op; 5] = [Op::Load, Op::Save, Op::Create, Op::Delete, Op::Touch];
-
     /// The operation a deadline's `what` names; `None` for what is not a
     /// store call (the wait for the save lock).
     fn from_what(what: &str) -> Option<Self> {
@@ -46,42 +44,6 @@ impl Op {
             Op::Create => "create",
             Op::Delete => "delete",
             Op::Touch => "touch",
-        }
-    }
-}
-
-/// Why a store call failed, as the `kind` label names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Kind {
-    Timeout,
-    Unavailable,
-    TooLarge,
-    Error,
-}
-
-impl Kind {
-    pub(super) const ALL: [Kind; 4] = [
-        Kind::Timeout,
-        Kind::Unavailable,
-        Kind::TooLarge,
-        Kind::Error,
-    ];
-
-    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
-    fn of(e: &StoreError) -> Self {
-        match e {
-            StoreError::Unavailable(_) => Kind::Unavailable,
-            StoreError::TooLarge { .. } => Kind::TooLarge,
-            _ => Kind::Error,
-        }
-    }
-
-    pub(super) fn name(self) -> &'static str {
-        match self {
-            Kind::Timeout => "timeout",
-            Kind::Unavailable => "unavailable",
-            Kind::TooLarge => "too_large",
-            Kind::Error => "error",
         }
     }
 }
