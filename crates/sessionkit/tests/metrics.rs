@@ -398,3 +398,52 @@ async fn a_store_outage_counts_an_error_and_a_timeout_its_own_kind() {
         .await;
     }
 }
+
+/// The Redis engine behind a TCP proxy the test cuts: a real outage, not an
+/// injected error, shows as load errors of the `redis` engine.
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "current_thread")]
+async fn a_redis_outage_counts_load_errors() {
+    use common::proxy::Proxy;
+    use common::services::{available, host_port, redis_url, unique};
+
+    if !available("Redis", &redis_url()).await {
+        return;
+    }
+    let prefix = unique("sk_metrics");
+    let proxy = Proxy::start(&host_port(&redis_url())).await;
+    let store: Arc<dyn SessionStore> =
+        Arc::new(common::redis::store_through(&proxy, &prefix).await);
+    recorded(|mut rec| async move {
+        let mut config = config();
+        config.store_timeout = Duration::from_secs(2);
+        let app = counting_app(store, config);
+        let (_, key, _) = get_with(&app, "/count", None).await;
+        let seen = rec.since();
+        assert_eq!(
+            seen.counter(names::SESSIONS_CREATED, &[("engine", "redis")]),
+            1,
+            "{:?}",
+            seen.moved()
+        );
+
+        proxy.cut();
+        let (status, _, _) = get_with(&app, "/count", key.as_deref()).await;
+        assert_eq!(status, 503);
+        let seen = rec.since();
+        let errors: u64 = ["unavailable", "timeout", "error"]
+            .iter()
+            .map(|kind| {
+                seen.counter(
+                    names::STORE_ERRORS,
+                    &[("op", "load"), ("engine", "redis"), ("kind", kind)],
+                )
+            })
+            .sum();
+        assert_eq!(errors, 1, "{:?}", seen.moved());
+        assert_eq!(seen.durations("load", "redis").len(), 1, "{seen:?}");
+        proxy.restore();
+        common::redis::purge(&prefix).await;
+    })
+    .await;
+}
