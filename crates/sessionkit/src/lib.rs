@@ -51,6 +51,9 @@
 //! The axum extractor and `IntoResponse` for [`SessionError`] come with the
 //! `axum` feature (default); the layer itself is plain tower. The public
 //! conformance suite that every store passes is behind `conformance`.
+//! Store latency, errors, conflicts, retries and session counts are
+//! recorded through the `metrics` facade with the `metrics` feature, and
+//! every store call has a `tracing` span: see [`metrics`].
 //!
 //! # How it works
 //!

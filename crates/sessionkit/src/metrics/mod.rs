@@ -34,7 +34,7 @@
 //! session created after a `flush` is.
 //!
 //! Label values are static strings and each layer builds its metric keys
-//! once, so recording allocates nothing per request. Call [`describe`] once
+//! once, so recording allocates nothing per request. Call `describe()` once
 //! after installing the recorder to give each metric its help text and unit.
 //!
 //! # Tracing
