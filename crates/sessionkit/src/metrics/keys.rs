@@ -122,3 +122,50 @@ impl Keys {
         metrics::with_recorder(|r| r.register_counter(key, &METADATA).increment(1));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_store_error_has_its_kind_label() {
+        let io = || Box::new(std::io::Error::other("boom"));
+        let kind = |e: StoreError| Kind::of(&e).name();
+        assert_eq!(kind(StoreError::Unavailable(io())), "unavailable");
+        assert_eq!(
+            kind(StoreError::TooLarge {
+                size: 5000,
+                limit: 4096
+            }),
+            "too_large"
+        );
+        assert_eq!(kind(StoreError::Backend(io())), "error");
+        assert_eq!(kind(StoreError::Config("bad".to_owned())), "error");
+    }
+
+    #[test]
+    fn every_op_and_kind_has_its_own_key() {
+        let keys = Keys::new("memory");
+        for op in OPS {
+            let labels: Vec<_> = keys.durations[op as usize]
+                .labels()
+                .map(|l| (l.key(), l.value()))
+                .collect();
+            assert_eq!(labels, [("op", op.name()), ("engine", "memory")]);
+            for kind in Kind::ALL {
+                let labels: Vec<_> = keys.errors[op as usize][kind as usize]
+                    .labels()
+                    .map(|l| (l.key(), l.value()))
+                    .collect();
+                assert_eq!(
+                    labels,
+                    [
+                        ("op", op.name()),
+                        ("engine", "memory"),
+                        ("kind", kind.name())
+                    ]
+                );
+            }
+        }
+    }
+}
