@@ -1,4 +1,5 @@
-//! The `metrics` feature over HTTP, on SQLite and the in-process engine:
+//! The `metrics` feature over HTTP, on SQLite, the in-process engine and
+//! `cached_db` (SQLite behind the in-process cache, counted as one engine):
 //! what a request does to its session shows in the metrics an application's
 //! recorder receives (created, store latency, conflicts and retries, gone,
 //! logout, store errors), labelled with the engine.
@@ -34,15 +35,27 @@ use sessionkit::{auth, SessionConfig, SessionStore};
 enum Engine {
     Memory,
     Sqlite,
+    /// SQLite behind the in-process cache: counted once, as `cached_db`.
+    CachedDb,
 }
 
 impl Engine {
-    const ALL: [Engine; 2] = [Engine::Memory, Engine::Sqlite];
+    const ALL: [Engine; 3] = [Engine::Memory, Engine::Sqlite, Engine::CachedDb];
 
     async fn open(self, dir: &tempfile::TempDir) -> Arc<dyn SessionStore> {
         match self {
             Engine::Memory => Arc::new(MemoryStore::new()),
             Engine::Sqlite => stores::sqlite(&dir.path().join("m.sqlite3"), &config()).await,
+            Engine::CachedDb => {
+                let url = format!("sqlite://{}", dir.path().join("c.sqlite3").display());
+                let vars = [
+                    ("SESSION_ENGINE", "cached_db".to_owned()),
+                    ("SESSION_DB_URL", url),
+                    ("SESSION_CACHE_URL", "memory://".to_owned()),
+                    ("SESSION_CACHE_SINGLE_PROCESS", "true".to_owned()),
+                ];
+                stores::open(&vars, &config()).await
+            }
         }
     }
 
@@ -50,6 +63,7 @@ impl Engine {
         match self {
             Engine::Memory => "memory",
             Engine::Sqlite => "sqlite",
+            Engine::CachedDb => "cached_db",
         }
     }
 }
