@@ -38,6 +38,15 @@ impl SessionLayer {
             shared: Arc::new(Shared::new(store, config)),
         }
     }
+
+    /// Records logins in `sessions`, the per-user session index
+    /// ([`crate::user_sessions`]), built over the same store.
+    #[must_use]
+    pub fn with_user_sessions(self, sessions: crate::user_sessions::UserSessions) -> Self {
+        Self {
+            shared: Arc::new(self.shared.with_user_sessions(sessions)),
+        }
+    }
 }
 
 impl<S> Layer<S> for SessionLayer {
