@@ -107,7 +107,11 @@ pub struct SessionsRevokeArgs {
     #[arg(value_name = "USER_ID")]
     pub user: String,
     /// The session's public id, as `sessions list` prints it.
-    #[arg(value_name = "ID", required_unless_present = "all", conflicts_with = "all")]
+    #[arg(
+        value_name = "ID",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
     pub id: Option<String>,
     /// Revoke every session of the user ("log out everywhere").
     #[arg(long)]

@@ -22,7 +22,10 @@ async fn seed(path: &Path) -> Vec<(String, String)> {
     let index = SqlIndex::for_store(&store).await.expect("index");
     let now = OffsetDateTime::now_utc();
     let mut made = Vec::new();
-    for (i, (user, agent)) in [("7", "Firefox"), ("7", "Safari\u{1b}[2J"), ("8", "Chrome")].iter().enumerate() {
+    for (i, (user, agent)) in [("7", "Firefox"), ("7", "Safari\u{1b}[2J"), ("8", "Chrome")]
+        .iter()
+        .enumerate()
+    {
         let mut data = SessionMap::new();
         data.insert("_auth_user_id".into(), (*user).into());
         let expires = now + Duration::days(14);
@@ -53,7 +56,10 @@ async fn seed(path: &Path) -> Vec<(String, String)> {
 
 async fn stored(path: &Path, key: &str) -> bool {
     let codec = SessionConfig::new(SECRET).expect("config").codec();
-    let store = DbStore::open(&sqlite_url(path)).await.expect("open").with_codec(codec);
+    let store = DbStore::open(&sqlite_url(path))
+        .await
+        .expect("open")
+        .with_codec(codec);
     store
         .load(key, OffsetDateTime::now_utc())
         .await
@@ -63,7 +69,14 @@ async fn stored(path: &Path, key: &str) -> bool {
 
 fn list(path: &Path, user: &str) -> serde_json::Value {
     let output = sessionkit()
-        .args(["sessions", "list", user, "--json", "--db", &sqlite_url(path)])
+        .args([
+            "sessions",
+            "list",
+            user,
+            "--json",
+            "--db",
+            &sqlite_url(path),
+        ])
         .output()
         .expect("run");
     assert!(output.status.success(), "{output:?}");
@@ -79,12 +92,24 @@ fn lists_and_revokes_a_users_sessions() {
     let (k2, id2) = made[1].clone();
 
     let listed = list(&path, "7");
-    let ids: Vec<_> = listed.as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(ids, vec![id1.clone(), id2.clone()], "most recently seen first");
+    let ids: Vec<_> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![id1.clone(), id2.clone()],
+        "most recently seen first"
+    );
     assert_eq!(listed[0]["user_agent"], "Firefox");
     assert_eq!(listed[0]["ip"], "198.51.100.1");
     let text = listed.to_string();
-    assert!(!text.contains(&k1) && !text.contains(&k2), "a session key was printed");
+    assert!(
+        !text.contains(&k1) && !text.contains(&k2),
+        "a session key was printed"
+    );
 
     // Text lines: control characters a client sent are not printed.
     let output = sessionkit()
@@ -93,7 +118,10 @@ fn lists_and_revokes_a_users_sessions() {
         .expect("run");
     let out = String::from_utf8_lossy(&output.stdout);
     assert_eq!(out.lines().count(), 2, "{out}");
-    assert!(out.contains(&id2) && out.contains("Safari?[2J") && !out.contains('\u{1b}'), "{out}");
+    assert!(
+        out.contains(&id2) && out.contains("Safari?[2J") && !out.contains('\u{1b}'),
+        "{out}"
+    );
 
     // Revoke one: deleted from the session table and the index.
     let output = with_secret(SECRET)
@@ -116,14 +144,25 @@ fn lists_and_revokes_a_users_sessions() {
 
     // --all.
     let output = with_secret(SECRET)
-        .args(["sessions", "revoke", "7", "--all", "--db", &sqlite_url(&path)])
+        .args([
+            "sessions",
+            "revoke",
+            "7",
+            "--all",
+            "--db",
+            &sqlite_url(&path),
+        ])
         .output()
         .expect("run");
     assert!(output.status.success(), "{output:?}");
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "1");
     assert!(!block_on(stored(&path, &k2)));
     assert_eq!(list(&path, "7"), serde_json::json!([]));
-    assert_eq!(list(&path, "8").as_array().unwrap().len(), 1, "another user's are left");
+    assert_eq!(
+        list(&path, "8").as_array().unwrap().len(),
+        1,
+        "another user's are left"
+    );
 }
 
 #[test]

@@ -70,7 +70,9 @@ async fn signed_cookies_with_a_memory_index() {
 async fn signed_cookies_with_a_sql_index() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("index.sqlite3").display());
-    let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc")).await.unwrap();
+    let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc"))
+        .await
+        .unwrap();
     let index: Arc<dyn SessionIndex> = Arc::new(SqlIndex::new(pool).await.unwrap());
     let clock = clock();
     let store = common::app::stores::signed_cookies(&rig::config(&clock)).await;
@@ -131,14 +133,20 @@ async fn django_session_rows_are_untouched() {
                     .with_user_sessions(sessions),
             )
         } else {
-            rig::views(config.clone(), None)
-                .layer(sessionkit::SessionLayer::from_arc(store.clone(), config.clone()))
+            rig::views(config.clone(), None).layer(sessionkit::SessionLayer::from_arc(
+                store.clone(),
+                config.clone(),
+            ))
         };
         let mut b = Browser::new("Firefox");
         rig::send(&app, &mut b, "/login?7").await;
         rig::send(&app, &mut b, "/whoami").await;
         let key = b.cookie.clone().unwrap();
-        let loaded = store.load(&key, config.now()).await.unwrap().expect("stored");
+        let loaded = store
+            .load(&key, config.now())
+            .await
+            .unwrap()
+            .expect("stored");
         let json = serde_json::to_string(&loaded.record.data).unwrap();
         dicts.push(json);
         let sessionkit::store::db::DbPool::Sqlite(pool) = db.pool() else {
@@ -172,13 +180,21 @@ async fn postgres_engine_with_a_sql_index() {
         return;
     }
     let (sessions_table, index_table) = (unique("uidx_sessions"), unique("uidx_index"));
-    let db = DbOptions::new().table(sessions_table.clone()).open(&url).await.unwrap();
+    let db = DbOptions::new()
+        .table(sessions_table.clone())
+        .open(&url)
+        .await
+        .unwrap();
     let sessionkit::store::db::DbPool::Postgres(pool) = db.pool().clone() else {
         unreachable!("a PostgreSQL store")
     };
-    let index = SqlIndex::with_table(pool.clone(), &index_table).await.unwrap();
+    let index = SqlIndex::with_table(pool.clone(), &index_table)
+        .await
+        .unwrap();
     // Created idempotently.
-    SqlIndex::with_table(pool.clone(), &index_table).await.unwrap();
+    SqlIndex::with_table(pool.clone(), &index_table)
+        .await
+        .unwrap();
     let rig = Rig::new(Arc::new(db), Arc::new(index), clock(), Some(3));
     lifecycle::lifecycle(&rig, true).await;
     lifecycle::last_seen_is_throttled(&rig).await;
@@ -208,7 +224,10 @@ async fn redis_engine_with_a_redis_index() {
     assert_eq!(keys.len(), 2, "{keys:?}");
     for k in &keys {
         let ttl = common::redis::send(common::redis::Mode::Node, redis::cmd("PTTL").arg(k)).await;
-        assert!(matches!(ttl, redis::Value::Int(ms) if ms > 0), "{k}: {ttl:?}");
+        assert!(
+            matches!(ttl, redis::Value::Int(ms) if ms > 0),
+            "{k}: {ttl:?}"
+        );
     }
     common::redis::purge(&prefix).await;
 }

@@ -52,7 +52,9 @@ fn when(at: OffsetDateTime) -> String {
 
 /// A client-chosen string made safe for a terminal: no control characters.
 fn printable(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 fn as_json(e: &IndexEntry) -> serde_json::Value {

@@ -15,8 +15,10 @@ use super::open_index;
 /// user does not have is an error (exit 1), so a typo is never silent.
 pub(crate) async fn run(args: SessionsRevokeArgs) -> Result<(), CliError> {
     let target = settings::store_config(&args.store)?;
-    let session =
-        settings::session_config(args.secrets.secret.as_deref(), &args.secrets.fallback_secrets)?;
+    let session = settings::session_config(
+        args.secrets.secret.as_deref(),
+        &args.secrets.fallback_secrets,
+    )?;
     let index = open_index(&args.index, &target).await?;
     let store = sessionkit::store::open(&target, &session)
         .await

@@ -72,7 +72,11 @@ fn forwarded_ip(value: &[u8]) -> Option<IpAddr> {
 
 /// Notes the client of a tower request in its session, when the layer has
 /// an index (a no-op otherwise).
-pub(crate) fn note_http(session: &Session, headers: &http::HeaderMap, extensions: &http::Extensions) {
+pub(crate) fn note_http(
+    session: &Session,
+    headers: &http::HeaderMap,
+    extensions: &http::Extensions,
+) {
     let Some(us) = session.user_sessions() else {
         return;
     };
@@ -129,7 +133,10 @@ mod tests {
             forwarded_ip(b"203.0.113.9, 10.0.0.1, 198.51.100.7"),
             Some("198.51.100.7".parse().unwrap())
         );
-        assert_eq!(forwarded_ip(b"[2001:db8::1]:443"), Some("2001:db8::1".parse().unwrap()));
+        assert_eq!(
+            forwarded_ip(b"[2001:db8::1]:443"),
+            Some("2001:db8::1".parse().unwrap())
+        );
         assert_eq!(forwarded_ip(b"<script>"), None);
     }
 

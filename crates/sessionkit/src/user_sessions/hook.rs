@@ -105,7 +105,12 @@ pub(crate) async fn loaded(session: &Session) -> Result<(), StoreError> {
     };
     if !us.server_side() {
         let now = session.config().now();
-        if us.index.get(&tracked.user_id, &tracked.id, now).await?.is_none() {
+        if us
+            .index
+            .get(&tracked.user_id, &tracked.id, now)
+            .await?
+            .is_none()
+        {
             tracing::info!(session = %tracked.id, "revoked session refused; starting a new one");
             session.forget_revoked();
             return Ok(());
@@ -134,8 +139,13 @@ pub(crate) async fn finished(session: &Session) {
         return;
     };
     let now = session.config().now();
-    let (before, login, client) =
-        session.tracking(|t| (t.loaded.take(), std::mem::take(&mut t.login), t.client.take()));
+    let (before, login, client) = session.tracking(|t| {
+        (
+            t.loaded.take(),
+            std::mem::take(&mut t.login),
+            t.client.take(),
+        )
+    });
     let peek = session.peek();
     let after = match (&peek.key, &peek.data) {
         (Some(key), Some(data)) => identify(us, Some(key), data),

@@ -37,7 +37,8 @@ pub trait SessionIndex: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Option<IndexEntry>, StoreError>;
 
     /// Every live entry of `user_id`, in no particular order.
-    async fn list(&self, user_id: &str, now: OffsetDateTime) -> Result<Vec<IndexEntry>, StoreError>;
+    async fn list(&self, user_id: &str, now: OffsetDateTime)
+        -> Result<Vec<IndexEntry>, StoreError>;
 
     /// Moves `last_seen` and `expires_at` of an existing entry; returns
     /// whether there was one. Never creates an entry (a revoked session's

@@ -60,7 +60,11 @@ impl SessionIndex for MemoryIndex {
             .cloned())
     }
 
-    async fn list(&self, user_id: &str, now: OffsetDateTime) -> Result<Vec<IndexEntry>, StoreError> {
+    async fn list(
+        &self,
+        user_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<IndexEntry>, StoreError> {
         Ok(self
             .users()
             .get(user_id)

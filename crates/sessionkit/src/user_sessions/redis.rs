@@ -219,7 +219,11 @@ impl SessionIndex for RedisIndex {
         Ok(Some(entry(map)?).filter(|e| live(e.expires_at, now)))
     }
 
-    async fn list(&self, user_id: &str, now: OffsetDateTime) -> Result<Vec<IndexEntry>, StoreError> {
+    async fn list(
+        &self,
+        user_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<IndexEntry>, StoreError> {
         let set = self.set_key(user_id);
         let Value::Array(items) = self.eval(LIST, &[&set], &[]).await? else {
             return Err(unexpected("list"));

@@ -148,15 +148,19 @@ fn valid_table(name: &str) -> bool {
 fn statements(pool: &DbPool, t: &str) -> Statements {
     let upsert = match pool {
         #[cfg(feature = "mysql")]
-        DbPool::MySql(_) => "ON DUPLICATE KEY UPDATE user_id = VALUES(user_id), \
+        DbPool::MySql(_) => {
+            "ON DUPLICATE KEY UPDATE user_id = VALUES(user_id), \
              session_key = VALUES(session_key), created = VALUES(created), \
              last_seen = VALUES(last_seen), expires_at = VALUES(expires_at), \
-             user_agent = VALUES(user_agent), ip = VALUES(ip)",
+             user_agent = VALUES(user_agent), ip = VALUES(ip)"
+        }
         #[allow(unreachable_patterns)]
-        _ => "ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, \
+        _ => {
+            "ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, \
              session_key = excluded.session_key, created = excluded.created, \
              last_seen = excluded.last_seen, expires_at = excluded.expires_at, \
-             user_agent = excluded.user_agent, ip = excluded.ip",
+             user_agent = excluded.user_agent, ip = excluded.ip"
+        }
     };
     let numbered = is_postgres(pool);
     let q = |sql: String| if numbered { dollars(&sql) } else { sql };
@@ -253,7 +257,11 @@ impl SessionIndex for SqlIndex {
         .map_err(from_sqlx)
     }
 
-    async fn list(&self, user_id: &str, now: OffsetDateTime) -> Result<Vec<IndexEntry>, StoreError> {
+    async fn list(
+        &self,
+        user_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<IndexEntry>, StoreError> {
         on_pool!(&self.pool, p => {
             let rows = sqlx::query(&self.sql.list)
                 .bind(user_id)

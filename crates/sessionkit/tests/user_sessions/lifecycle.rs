@@ -42,9 +42,16 @@ pub(crate) async fn lifecycle(rig: &Rig, server_side: bool) {
         assert!(s.id.bytes().all(|b| b.is_ascii_hexdigit()));
         for b in [&firefox, &safari] {
             let cookie = b.cookie.as_deref().unwrap();
-            assert!(!cookie.contains(&s.id) && !s.id.contains(cookie), "the id gives the key away");
+            assert!(
+                !cookie.contains(&s.id) && !s.id.contains(cookie),
+                "the id gives the key away"
+            );
         }
-        assert_eq!(s.ip.as_deref(), Some("198.51.100.1"), "the nearest proxy's address");
+        assert_eq!(
+            s.ip.as_deref(),
+            Some("198.51.100.1"),
+            "the nearest proxy's address"
+        );
         assert_eq!(s.created, rig.clock_now());
         assert_eq!(s.last_seen, rig.clock_now());
         assert!(s.expires_at > rig.clock_now());
@@ -63,14 +70,26 @@ pub(crate) async fn lifecycle(rig: &Rig, server_side: bool) {
     let revoked_cookie = firefox.clone();
     assert!(rig.sessions.revoke(user, &firefox_id).await.unwrap());
     if server_side {
-        assert!(!stored(rig, &revoked_cookie).await, "the session is deleted from the store");
+        assert!(
+            !stored(rig, &revoked_cookie).await,
+            "the session is deleted from the store"
+        );
     }
     assert_eq!(rig.get(&mut firefox, "/whoami").await, "anonymous");
-    assert_eq!(firefox.cookie, None, "the revoked session's cookie is deleted");
+    assert_eq!(
+        firefox.cookie, None,
+        "the revoked session's cookie is deleted"
+    );
     assert_eq!(rig.get(&mut safari, "/whoami").await, user);
     assert_eq!(ids(&rig.list(user).await), vec![safari_id.as_str()]);
-    assert!(!rig.sessions.revoke(user, &firefox_id).await.unwrap(), "already gone");
-    assert!(!rig.sessions.revoke("8", &safari_id).await.unwrap(), "another user's session");
+    assert!(
+        !rig.sessions.revoke(user, &firefox_id).await.unwrap(),
+        "already gone"
+    );
+    assert!(
+        !rig.sessions.revoke("8", &safari_id).await.unwrap(),
+        "another user's session"
+    );
     assert!(!rig.sessions.revoke(user, "not-an-id").await.unwrap());
     // The revoked cookie replayed later is still refused.
     let mut replay = revoked_cookie;
@@ -142,19 +161,29 @@ pub(crate) async fn last_seen_is_throttled(rig: &Rig) {
     let entry = rig.entry_of("7", &b).await;
     assert_eq!(entry.last_seen, t0 + time::Duration::seconds(61));
     assert_eq!(entry.created, t0);
-    assert_eq!(entry.expires_at, entry.last_seen + time::Duration::seconds(rig.config.cookie_age));
+    assert_eq!(
+        entry.expires_at,
+        entry.last_seen + time::Duration::seconds(rig.config.cookie_age)
+    );
     rig.get(&mut b, "/logout").await;
 }
 
 /// With a maximum of 2, a third login revokes the least recently seen.
 pub(crate) async fn max_sessions(rig: &Rig) {
-    let mut browsers = [Browser::new("one"), Browser::new("two"), Browser::new("three")];
+    let mut browsers = [
+        Browser::new("one"),
+        Browser::new("two"),
+        Browser::new("three"),
+    ];
     for b in &mut browsers {
         rig.get(b, "/login?9").await;
         rig.clock.advance(time::Duration::seconds(1));
     }
     let listed = rig.list("9").await;
-    let agents: Vec<_> = listed.iter().filter_map(|s| s.user_agent.as_deref()).collect();
+    let agents: Vec<_> = listed
+        .iter()
+        .filter_map(|s| s.user_agent.as_deref())
+        .collect();
     assert_eq!(agents, vec!["three", "two"], "most recently seen first");
     assert_eq!(rig.get(&mut browsers[0], "/whoami").await, "anonymous");
     assert_eq!(rig.get(&mut browsers[1], "/whoami").await, "9");

@@ -57,8 +57,10 @@ impl Rig {
         if let Some(max) = max {
             sessions = sessions.max_sessions_per_user(max);
         }
-        let app = views(config.clone(), Some(sessions.clone()))
-            .layer(SessionLayer::from_arc(store.clone(), config.clone()).with_user_sessions(sessions.clone()));
+        let app = views(config.clone(), Some(sessions.clone())).layer(
+            SessionLayer::from_arc(store.clone(), config.clone())
+                .with_user_sessions(sessions.clone()),
+        );
         Self {
             app,
             sessions,
@@ -97,7 +99,13 @@ pub(crate) fn views(config: SessionConfig, sessions: Option<UserSessions>) -> Ro
         .route(
             "/login",
             get(move |s: Session, RawQuery(user): RawQuery| {
-                auth::login(&s, &login_config, &user.unwrap_or_default(), auth::MODEL_BACKEND, PASSWORD);
+                auth::login(
+                    &s,
+                    &login_config,
+                    &user.unwrap_or_default(),
+                    auth::MODEL_BACKEND,
+                    PASSWORD,
+                );
                 std::future::ready("ok")
             }),
         )
@@ -126,7 +134,13 @@ pub(crate) fn views(config: SessionConfig, sessions: Option<UserSessions>) -> Ro
             "/others",
             get(move |s: Session| {
                 let sessions = others.clone().expect("an index");
-                async move { sessions.revoke_others(&s).await.expect("revokes").to_string() }
+                async move {
+                    sessions
+                        .revoke_others(&s)
+                        .await
+                        .expect("revokes")
+                        .to_string()
+                }
             }),
         )
 }
@@ -171,6 +185,8 @@ pub(crate) async fn send(app: &Router, browser: &mut Browser, uri: &str) -> Stri
             .unwrap_or_default();
         browser.cookie = (!value.is_empty() && !set.contains("Max-Age=0")).then_some(value);
     }
-    let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
     String::from_utf8(body.to_vec()).unwrap()
 }
