@@ -203,6 +203,37 @@ async fn postgres_engine_with_a_sql_index() {
     }
 }
 
+#[cfg(feature = "mysql")]
+#[tokio::test]
+async fn mysql_engine_with_a_sql_index() {
+    let url = common::services::mysql_url();
+    if !available("MariaDB", &url).await {
+        return;
+    }
+    let (sessions_table, index_table) = (unique("uidx_sessions"), unique("uidx_index"));
+    let db = DbOptions::new()
+        .table(sessions_table.clone())
+        .open(&url)
+        .await
+        .unwrap();
+    let sessionkit::store::db::DbPool::MySql(pool) = db.pool().clone() else {
+        unreachable!("a MySQL store")
+    };
+    let index = SqlIndex::with_table(pool.clone(), &index_table)
+        .await
+        .unwrap();
+    // Created idempotently.
+    SqlIndex::with_table(pool.clone(), &index_table)
+        .await
+        .unwrap();
+    let rig = Rig::new(Arc::new(db), Arc::new(index), clock(), Some(3));
+    lifecycle::lifecycle(&rig, true).await;
+    lifecycle::last_seen_is_throttled(&rig).await;
+    for t in [&sessions_table, &index_table] {
+        common::db::mysql::drop_table(&pool, t).await;
+    }
+}
+
 #[cfg(feature = "redis")]
 #[tokio::test]
 async fn redis_engine_with_a_redis_index() {
@@ -246,4 +277,76 @@ async fn redis_cluster_index() {
     let rig = Rig::new(Arc::new(store), Arc::new(index), clock(), None);
     lifecycle::lifecycle(&rig, true).await;
     common::redis::purge_on(common::redis::Mode::Cluster, &prefix).await;
+}
+
+/// The actix-web middleware records logins too, with the connection's peer
+/// address when no proxy header is configured; a revoked session finds
+/// nothing there either.
+#[cfg(feature = "actix")]
+#[actix_web::test]
+async fn actix_records_the_peer_and_revokes() {
+    use actix_web::{test, web, App};
+    use sessionkit::actix::SessionMiddleware;
+    use sessionkit::{auth, Session};
+
+    let config = rig::config(&clock());
+    let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    let sessions = sessionkit::user_sessions::UserSessions::new(store.clone(), MemoryIndex::new());
+    let login_config = config.clone();
+    let app = test::init_service(
+        App::new()
+            .wrap(SessionMiddleware::from_arc(store, config).with_user_sessions(sessions.clone()))
+            .route(
+                "/login",
+                web::get().to(move |s: Session| {
+                    auth::login(&s, &login_config, "7", auth::MODEL_BACKEND, "pw");
+                    std::future::ready("ok")
+                }),
+            )
+            .route(
+                "/whoami",
+                web::get().to(|s: Session| async move {
+                    auth::auth_user(&s).map_or("anonymous".to_owned(), |u| u.id)
+                }),
+            ),
+    )
+    .await;
+    let peer: std::net::SocketAddr = "192.0.2.7:50000".parse().unwrap();
+    let req = test::TestRequest::get()
+        .uri("/login")
+        .peer_addr(peer)
+        .insert_header(("user-agent", "Actix Browser"))
+        // Not trusted: no proxy header is configured.
+        .insert_header(("x-forwarded-for", "203.0.113.66"))
+        .to_request();
+    let res = test::call_service(&app, req).await;
+    assert!(res.status().is_success());
+    let set_cookie = res
+        .headers()
+        .get("set-cookie")
+        .expect("a session cookie")
+        .to_str()
+        .unwrap();
+    let cookie = set_cookie
+        .split(';')
+        .next()
+        .and_then(|p| p.strip_prefix("sessionid="))
+        .expect("the session cookie")
+        .to_owned();
+    let listed = sessions.list("7").await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].ip.as_deref(), Some("192.0.2.7"));
+    assert_eq!(listed[0].user_agent.as_deref(), Some("Actix Browser"));
+
+    let whoami = || {
+        test::TestRequest::get()
+            .uri("/whoami")
+            .insert_header(("cookie", format!("sessionid={cookie}")))
+            .to_request()
+    };
+    let body = test::call_and_read_body(&app, whoami()).await;
+    assert_eq!(body, "7");
+    assert!(sessions.revoke("7", &listed[0].id).await.unwrap());
+    let body = test::call_and_read_body(&app, whoami()).await;
+    assert_eq!(body, "anonymous");
 }
