@@ -350,3 +350,33 @@ async fn actix_records_the_peer_and_revokes() {
     let body = test::call_and_read_body(&app, whoami()).await;
     assert_eq!(body, "anonymous");
 }
+
+/// A signed-cookie session cannot be trusted without its index check: with
+/// the index down, its request answers 503 (no silent logout, no pass).
+#[tokio::test]
+async fn signed_cookies_with_the_index_down_are_unavailable() {
+    use tower::ServiceExt;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("index.sqlite3").display());
+    let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc"))
+        .await
+        .unwrap();
+    let index: Arc<dyn SessionIndex> = Arc::new(SqlIndex::new(pool.clone()).await.unwrap());
+    let clock = clock();
+    let store = common::app::stores::signed_cookies(&rig::config(&clock)).await;
+    let rig = Rig::new(store, index, clock, None);
+    let mut b = Browser::new("Firefox");
+    rig.get(&mut b, "/login?7").await;
+    assert_eq!(rig.get(&mut b, "/whoami").await, "7");
+    pool.close().await;
+    let req = axum::http::Request::get("/whoami")
+        .header("cookie", format!("sessionid={}", b.cookie.clone().unwrap()))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let res = rig.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(
+        res.headers().get("set-cookie").is_none(),
+        "the cookie is left alone"
+    );
+}

@@ -13,14 +13,6 @@ use crate::user_sessions::UserSessions;
 use super::state::Stage;
 use super::{KeyLocks, Session, Shared};
 
-/// A request's session as the index sees it.
-pub(crate) struct Peek {
-    /// The key (or cookie value), when the store holds the session now.
-    pub(crate) key: Option<String>,
-    /// The session dict, when loaded.
-    pub(crate) data: Option<SessionMap>,
-}
-
 impl Shared {
     /// The same store and settings, recording logins in `sessions`. The
     /// save locks start afresh: a layer is configured before it serves.
@@ -45,15 +37,13 @@ impl Session {
         self.inner.shared.user_sessions.as_ref()
     }
 
-    /// Reads the key and dict without marking the session accessed; `key` is
-    /// `None` unless a stored record is behind it.
-    pub(crate) fn peek(&self) -> Peek {
+    /// Runs `f` on the key and dict without marking the session accessed
+    /// (and without copying them); the key is `None` unless a stored record
+    /// is behind it, the dict `None` until loaded.
+    pub(crate) fn peek<R>(&self, f: impl FnOnce(Option<&str>, Option<&SessionMap>) -> R) -> R {
         let st = self.state();
         let stored = matches!(st.stage, Stage::Loaded { version: Some(_) });
-        Peek {
-            key: st.key.clone().filter(|_| stored),
-            data: st.data.clone(),
-        }
+        f(st.key.as_deref().filter(|_| stored), st.data.as_ref())
     }
 
     /// Checks a just-loaded session against the index, once per request.

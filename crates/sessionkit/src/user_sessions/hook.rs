@@ -76,8 +76,9 @@ fn identify(us: &UserSessions, key: Option<&str>, data: &SessionMap) -> Option<T
 
 /// The public id of `session` as the index names it.
 pub(crate) fn current_id(us: &UserSessions, session: &Session) -> Option<String> {
-    let peek = session.peek();
-    identify(us, peek.key.as_deref(), peek.data.as_ref()?).map(|t| t.id)
+    session
+        .peek(|key, data| identify(us, key, data?))
+        .map(|t| t.id)
 }
 
 /// Notes the request's client, for a login to record.
@@ -95,12 +96,7 @@ pub(crate) async fn loaded(session: &Session) -> Result<(), StoreError> {
     let Some(us) = session.user_sessions() else {
         return Ok(());
     };
-    let peek = session.peek();
-    let Some(tracked) = peek
-        .data
-        .as_ref()
-        .and_then(|d| identify(us, peek.key.as_deref(), d))
-    else {
+    let Some(tracked) = session.peek(|key, data| identify(us, key, data?)) else {
         return Ok(());
     };
     if !us.server_side() {
@@ -138,7 +134,6 @@ pub(crate) async fn finished(session: &Session) {
     let Some(us) = session.user_sessions() else {
         return;
     };
-    let now = session.config().now();
     let (before, login, client) = session.tracking(|t| {
         (
             t.loaded.take(),
@@ -146,16 +141,22 @@ pub(crate) async fn finished(session: &Session) {
             t.client.take(),
         )
     });
-    let peek = session.peek();
-    let after = match (&peek.key, &peek.data) {
-        (Some(key), Some(data)) => identify(us, Some(key), data),
-        _ => None,
-    };
-    let expires_at = expiry_date(
-        peek.data.as_ref().and_then(|d| d.get(EXPIRY_KEY)),
-        now,
-        session.config().cookie_age,
-    );
+    // An anonymous request, or one that never loaded its session: nothing
+    // was recorded and nothing is to be, whatever it became.
+    if before.is_none() && !login {
+        return;
+    }
+    let now = session.config().now();
+    let cookie_age = session.config().cookie_age;
+    let (after, session_key, expires_at) = session.peek(|key, data| {
+        let after = match (key, data) {
+            (Some(key), Some(data)) => identify(us, Some(key), data),
+            _ => None,
+        };
+        let expires_at = expiry_date(data.and_then(|d| d.get(EXPIRY_KEY)), now, cookie_age);
+        let session_key = key.filter(|_| us.server_side()).map(str::to_owned);
+        (after, session_key, expires_at)
+    });
     if let (Some(b), Some(a)) = (&before, &after) {
         if b == a {
             seen(us, a, now, expires_at).await;
@@ -182,7 +183,6 @@ pub(crate) async fn finished(session: &Session) {
     let Some(a) = after else {
         return;
     };
-    let session_key = peek.key.filter(|_| us.server_side());
     let entry = match carried {
         Some(old) if old.user_id == a.user_id => IndexEntry {
             id: a.id.clone(),
