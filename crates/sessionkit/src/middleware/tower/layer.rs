@@ -40,7 +40,9 @@ impl SessionLayer {
     }
 
     /// Records logins in `sessions`, the per-user session index
-    /// ([`crate::user_sessions`]), built over the same store.
+    /// ([`crate::user_sessions`]). Build both over one store `Arc` (this
+    /// type's `from_arc`), so that a revocation deletes from the store the
+    /// layer reads; another store is logged as a warning.
     #[must_use]
     pub fn with_user_sessions(self, sessions: crate::user_sessions::UserSessions) -> Self {
         Self {
