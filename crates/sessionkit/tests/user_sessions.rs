@@ -13,7 +13,7 @@ mod rig;
 use std::sync::Arc;
 
 use sessionkit::store::cached_db::{CachedDbStore, MemoryCache};
-use sessionkit::store::db::{DbOptions, DbStore};
+use sessionkit::store::db::{DbOptions, DbPool, DbStore};
 use sessionkit::store::memory::MemoryStore;
 use sessionkit::user_sessions::{MemoryIndex, SessionIndex, SqlIndex};
 use sessionkit::SessionStore;
@@ -379,4 +379,39 @@ async fn signed_cookies_with_the_index_down_are_unavailable() {
         res.headers().get("set-cookie").is_none(),
         "the cookie is left alone"
     );
+}
+
+/// The index's sweeper removes entries gone by the layer's clock.
+#[tokio::test]
+async fn the_sweeper_clears_expired_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite(&dir).await;
+    let index = SqlIndex::for_store(&db).await.unwrap();
+    let DbPool::Sqlite(pool) = db.pool().clone() else {
+        unreachable!("a SQLite store")
+    };
+    let rig = Rig::new(Arc::new(db), Arc::new(index), clock(), None);
+    let mut b = Browser::new("Firefox");
+    rig.get(&mut b, "/login?7").await;
+    let rows = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sessionkit_user_session")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(rows().await, 1);
+    let sweeper = rig
+        .sessions
+        .spawn_sweeper(std::time::Duration::from_secs(1));
+    rig.clock
+        .advance(time::Duration::seconds(rig.config.cookie_age) + time::Duration::minutes(6));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while rows().await != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sweeper never ran"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    sweeper.stop().await;
 }

@@ -11,6 +11,7 @@ use time::{Duration, OffsetDateTime};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{chain, StoreError};
 use crate::session::Session;
+use crate::store::sweeper::{spawn_periodic, SweeperGuard};
 use crate::store::SessionStore;
 
 use super::entry::is_public_id;
@@ -210,6 +211,31 @@ impl UserSessions {
     /// The index backend's error.
     pub async fn clear_expired(&self) -> Result<u64, StoreError> {
         self.index.clear_expired(self.clock.now()).await
+    }
+
+    /// Runs [`clear_expired`](Self::clear_expired) every `every` until the
+    /// guard is dropped, as the session store's
+    /// [`spawn_sweeper`](crate::store::sweeper::spawn_sweeper) does for the
+    /// sessions (periods clamped the same way; failures logged and retried).
+    /// Not needed for a Redis index, whose keys expire by themselves.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime, as `tokio::spawn` does.
+    pub fn spawn_sweeper(&self, every: std::time::Duration) -> SweeperGuard {
+        let sessions = self.clone();
+        spawn_periodic(every, move || {
+            let sessions = sessions.clone();
+            Box::pin(async move {
+                match sessions.clear_expired().await {
+                    Ok(removed) => {
+                        tracing::debug!(removed, "expired session index entries cleared")
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %chain(&e), "could not clear expired session index entries; retrying next period")
+                    }
+                }
+            })
+        })
     }
 
     /// Ends the session of `entry`: the session first (so a failure leaves it
