@@ -415,3 +415,37 @@ async fn the_sweeper_clears_expired_entries() {
     }
     sweeper.stop().await;
 }
+
+/// `auth::get_user` across a secret rotation cycles the key of a session
+/// whose hash was made with a fallback: its entry moves to the new key.
+#[tokio::test]
+async fn a_fallback_hash_cycle_moves_the_entry() {
+    const OLD: &str = "old-secret-key-b6f0c7a1e2d94f3a8c5b7e9d1f2a3c4b5d6e7f8091a2b3c4d5e6";
+    let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    let index: Arc<dyn SessionIndex> = Arc::new(MemoryIndex::new());
+    let clock = clock();
+    let old = sessionkit::SessionConfig::new(OLD)
+        .unwrap()
+        .with_clock(clock.clone());
+    let before = Rig::with_config(store.clone(), index.clone(), clock.clone(), None, old);
+    let mut b = Browser::new("Firefox");
+    before.get(&mut b, "/login?7").await;
+    let entry = before.entry_of("7", &b).await;
+
+    let rotated = rig::config(&clock).with_fallbacks([OLD]);
+    let after = Rig::with_config(store, index, clock, None, rotated);
+    let old_cookie = b.clone();
+    assert_eq!(after.get(&mut b, "/verify").await, "7");
+    assert_ne!(b.cookie, old_cookie.cookie, "the key was cycled");
+    let listed = after.list("7").await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_ne!(listed[0].id, entry.id);
+    assert_eq!(listed[0].created, entry.created);
+    assert_eq!(listed[0].user_agent.as_deref(), Some("Firefox"));
+    assert_eq!(
+        after.get(&mut b, "/list").await,
+        format!("{} true\n", listed[0].id)
+    );
+    let mut old_cookie = old_cookie;
+    assert_eq!(after.get(&mut old_cookie, "/verify").await, "anonymous");
+}

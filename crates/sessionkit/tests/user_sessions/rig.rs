@@ -50,7 +50,17 @@ impl Rig {
         clock: ManualClock,
         max: Option<usize>,
     ) -> Self {
-        let config = config(&clock);
+        Self::with_config(store, index, clock.clone(), max, config(&clock))
+    }
+
+    /// The same with another config (on `clock`).
+    pub(crate) fn with_config(
+        store: Arc<dyn SessionStore>,
+        index: Arc<dyn SessionIndex>,
+        clock: ManualClock,
+        max: Option<usize>,
+        config: SessionConfig,
+    ) -> Self {
         let mut sessions = UserSessions::from_arc(store.clone(), index)
             .with_clock(clock.clone())
             .client_ip_header(HeaderName::from_static("x-forwarded-for"));
@@ -93,6 +103,7 @@ impl Rig {
 /// The views, with the index handle when there is one.
 pub(crate) fn views(config: SessionConfig, sessions: Option<UserSessions>) -> Router {
     let login_config = config.clone();
+    let verify_config = config.clone();
     let list = sessions.clone();
     let others = sessions;
     Router::new()
@@ -113,6 +124,15 @@ pub(crate) fn views(config: SessionConfig, sessions: Option<UserSessions>) -> Ro
             "/whoami",
             get(|s: Session| async move {
                 auth::auth_user(&s).map_or("anonymous".to_owned(), |u| u.id)
+            }),
+        )
+        .route(
+            "/verify",
+            get(move |s: Session| {
+                let user = auth::get_user(&s, &verify_config, &[auth::MODEL_BACKEND], |_| {
+                    Some(PASSWORD.to_owned())
+                });
+                std::future::ready(user.unwrap_or_else(|| "anonymous".to_owned()))
             }),
         )
         .route("/logout", get(|s: Session| async move { auth::logout(&s) }))
