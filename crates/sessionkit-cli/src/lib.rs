@@ -4,7 +4,9 @@
 //! - `migrate`: create the session table as Django's migration does;
 //! - `clearsessions`: delete expired sessions, in batches;
 //! - `decode` / `encode`: Django's `signing.loads` / `signing.dumps`;
-//! - `stats`: live and expired counts.
+//! - `stats`: live and expired counts;
+//! - `sessions list` / `sessions revoke`: a user's sessions in the per-user
+//!   session index.
 //!
 //! The binary is a thin `main` that parses [`Cli`] and calls [`run`]; each
 //! subcommand is a module of its own. Exit codes: 0 done, 1 refused or
@@ -22,6 +24,7 @@ mod opt;
 mod output;
 mod progress;
 mod salt;
+mod sessions;
 mod settings;
 mod sqlite;
 mod stats;
@@ -30,8 +33,8 @@ mod when;
 use std::process::ExitCode;
 
 pub use opt::{
-    ClearArgs, Cli, Command, DecodeArgs, EncodeArgs, MigrateArgs, SaltArgs, SecretArgs, StatsArgs,
-    StoreArgs,
+    ClearArgs, Cli, Command, DecodeArgs, EncodeArgs, IndexArgs, MigrateArgs, SaltArgs, SecretArgs,
+    SessionsCommand, SessionsListArgs, SessionsRevokeArgs, StatsArgs, StoreArgs,
 };
 pub use when::{BadTime, Seconds, UnixTime};
 
@@ -60,5 +63,7 @@ async fn dispatch(command: Command) -> Result<(), error::CliError> {
         Command::Decode(args) => decode::run(args).await,
         Command::Encode(args) => encode::run(args).await,
         Command::Stats(args) => stats::run(args).await,
+        Command::Sessions(SessionsCommand::List(args)) => sessions::list::run(args).await,
+        Command::Sessions(SessionsCommand::Revoke(args)) => sessions::revoke::run(args).await,
     }
 }

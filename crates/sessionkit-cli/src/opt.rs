@@ -49,6 +49,82 @@ pub enum Command {
     Encode(EncodeArgs),
     /// Count live and expired sessions.
     Stats(StatsArgs),
+    /// A user's sessions in the per-user session index: list or revoke them.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+}
+
+/// `sessionkit sessions …`.
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// List a user's live sessions, most recently seen first: public id,
+    /// login time, last seen, expiry, IP and browser. Needs no secret.
+    List(SessionsListArgs),
+    /// Revoke one of a user's sessions by its public id, or all of them
+    /// (`--all`): each one's next request finds no session. Reads the
+    /// session settings (and SECRET_KEY) as the app does, to reach its store.
+    Revoke(SessionsRevokeArgs),
+}
+
+/// Where the per-user session index is.
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// Index URL: `sqlite://`, `postgres://`, `mysql://` (a side table), or
+    /// `redis://` / `redis+cluster://` when built with Redis; default
+    /// `SESSIONKIT_INDEX_URL`, else the session database (`--db`,
+    /// `SESSION_DB_URL`).
+    #[arg(long, value_name = "URL")]
+    pub index: Option<String>,
+    /// The index table; default `sessionkit_user_session`.
+    #[arg(long, value_name = "NAME", value_parser = table_name)]
+    pub index_table: Option<String>,
+    /// The Redis index's key prefix; default `SESSION_CACHE_KEY_PREFIX`.
+    #[arg(long, value_name = "PREFIX")]
+    pub index_prefix: Option<String>,
+}
+
+/// `sessionkit sessions list`.
+#[derive(Debug, Args)]
+pub struct SessionsListArgs {
+    /// The user's id (Django's `_auth_user_id`).
+    #[arg(value_name = "USER_ID")]
+    pub user: String,
+    /// Where the index is.
+    #[command(flatten)]
+    pub index: IndexArgs,
+    /// Where the sessions are (the index's default location).
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Print one JSON array instead of text lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `sessionkit sessions revoke`.
+#[derive(Debug, Args)]
+pub struct SessionsRevokeArgs {
+    /// The user's id (Django's `_auth_user_id`).
+    #[arg(value_name = "USER_ID")]
+    pub user: String,
+    /// The session's public id, as `sessions list` prints it.
+    #[arg(
+        value_name = "ID",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub id: Option<String>,
+    /// Revoke every session of the user ("log out everywhere").
+    #[arg(long)]
+    pub all: bool,
+    /// Where the index is.
+    #[command(flatten)]
+    pub index: IndexArgs,
+    /// Where the sessions are.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Secrets.
+    #[command(flatten)]
+    pub secrets: SecretArgs,
 }
 
 /// `sessionkit migrate`.

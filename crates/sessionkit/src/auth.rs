@@ -155,6 +155,7 @@ pub fn login(
     session.insert_value(SESSION_KEY, user_id.into());
     session.insert_value(BACKEND_SESSION_KEY, backend.into());
     session.insert_value(HASH_SESSION_KEY, hash.into());
+    crate::user_sessions::hook::logged_in(session);
 }
 
 /// Django's `auth.logout`: the session is flushed (deleted, cookie removed).

@@ -86,6 +86,7 @@ pub mod middleware;
 pub mod session;
 pub mod signing;
 pub mod store;
+pub mod user_sessions;
 
 pub use config::{SessionConfig, StoreConfig};
 pub use error::{SessionError, StoreError};

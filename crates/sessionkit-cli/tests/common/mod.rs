@@ -21,6 +21,7 @@ const SETTINGS: &[&str] = &[
     "SESSION_CACHE_KEY_PREFIX",
     "SESSION_COOKIE_NAME",
     "SESSION_COOKIE_AGE",
+    "SESSIONKIT_INDEX_URL",
 ];
 
 /// The vectors' current secret and their rotated-out one.

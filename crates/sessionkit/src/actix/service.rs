@@ -39,6 +39,17 @@ impl SessionMiddleware {
             shared: Arc::new(Shared::new(store, config)),
         }
     }
+
+    /// Records logins in `sessions`, the per-user session index
+    /// ([`crate::user_sessions`]). Build both over one store `Arc` (this
+    /// type's `from_arc`), so that a revocation deletes from the store the
+    /// layer reads; another store is logged as a warning.
+    #[must_use]
+    pub fn with_user_sessions(self, sessions: crate::user_sessions::UserSessions) -> Self {
+        Self {
+            shared: Arc::new(self.shared.with_user_sessions(sessions)),
+        }
+    }
 }
 
 impl<S, B> Transform<S, ServiceRequest> for SessionMiddleware
@@ -85,6 +96,7 @@ where
         let cookie = cookie_value_from(cookies, &self.shared.config.cookie_name);
         let had_cookie = cookie.is_some();
         let session = Session::new(self.shared.clone(), cookie);
+        crate::user_sessions::note_actix(&session, &req);
         req.extensions_mut().insert(session.clone());
         let fut = self.service.call(req);
         Box::pin(async move {

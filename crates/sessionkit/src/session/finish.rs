@@ -131,6 +131,7 @@ impl Session {
         }
         // Not saved (a 5xx): a key cycled away goes all the same, as in Django.
         self.delete_cycled_unsaved().await;
+        crate::user_sessions::hook::finished(self).await;
         Outcome::Keep {
             set_cookie: cookie,
             vary,

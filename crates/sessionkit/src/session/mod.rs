@@ -15,6 +15,7 @@ mod persist;
 mod retire;
 mod state;
 mod touch;
+mod tracking;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -47,6 +48,8 @@ pub(crate) struct Shared {
     pub(crate) config: SessionConfig,
     pub(crate) locks: KeyLocks,
     pub(crate) probe: crate::metrics::Probe,
+    /// The per-user session index, when configured (`with_user_sessions`).
+    pub(crate) user_sessions: Option<crate::user_sessions::UserSessions>,
 }
 
 impl Shared {
@@ -57,6 +60,7 @@ impl Shared {
             store,
             config,
             locks: KeyLocks::new(),
+            user_sessions: None,
         }
     }
 }
@@ -141,6 +145,15 @@ impl Session {
     /// [`SessionError::Load`] when the store fails: never a silent empty session,
     /// which would log the user out on a blip.
     pub async fn load(&self) -> Result<(), SessionError> {
+        self.load_record().await?;
+        if self.inner.shared.user_sessions.is_some() {
+            self.check_index().await?;
+        }
+        Ok(())
+    }
+
+    /// [`load`](Self::load) without the session index's check.
+    async fn load_record(&self) -> Result<(), SessionError> {
         if self.state().stage.is_loaded() {
             return Ok(());
         }

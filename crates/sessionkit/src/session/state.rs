@@ -32,6 +32,8 @@ pub(crate) struct State {
     pub(crate) load_failed: bool,
     /// The key `cycle_key` moved away from: deleted once the new key exists.
     pub(crate) cycled: Option<Cycled>,
+    /// The per-user session index's bookkeeping (untouched without one).
+    pub(crate) tracking: crate::user_sessions::hook::Tracking,
 }
 
 /// Where a session is: one value instead of flags that depend on each other.

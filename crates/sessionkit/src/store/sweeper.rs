@@ -59,6 +59,21 @@ pub fn spawn_sweeper(
     every: Duration,
     clock: Arc<dyn Clock>,
 ) -> SweeperGuard {
+    spawn_periodic(every, move || {
+        let (store, clock) = (store.clone(), clock.clone());
+        Box::pin(async move { sweep(&*store, &*clock).await })
+    })
+}
+
+/// One run of a periodic purge.
+pub(crate) type Purge = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Runs `purge()` every `every`, as [`spawn_sweeper`] describes (the
+/// session index's sweeper shares it).
+pub(crate) fn spawn_periodic(
+    every: Duration,
+    purge: impl Fn() -> Purge + Send + 'static,
+) -> SweeperGuard {
     if !(MIN_PERIOD..=MAX_PERIOD).contains(&every) {
         tracing::warn!(
             ?every,
@@ -77,10 +92,7 @@ pub fn spawn_sweeper(
             if slept.is_none() {
                 break;
             }
-            if until_stopped(&mut stopped, sweep(&*store, &*clock))
-                .await
-                .is_none()
-            {
+            if until_stopped(&mut stopped, purge()).await.is_none() {
                 break;
             }
             next = after(next, every);

@@ -38,6 +38,17 @@ impl SessionLayer {
             shared: Arc::new(Shared::new(store, config)),
         }
     }
+
+    /// Records logins in `sessions`, the per-user session index
+    /// ([`crate::user_sessions`]). Build both over one store `Arc` (this
+    /// type's `from_arc`), so that a revocation deletes from the store the
+    /// layer reads; another store is logged as a warning.
+    #[must_use]
+    pub fn with_user_sessions(self, sessions: crate::user_sessions::UserSessions) -> Self {
+        Self {
+            shared: Arc::new(self.shared.with_user_sessions(sessions)),
+        }
+    }
 }
 
 impl<S> Layer<S> for SessionLayer {

@@ -43,6 +43,7 @@ where
         let cookie = cookie_value(req.headers(), &self.shared.config.cookie_name);
         let had_cookie = cookie.is_some();
         let session = Session::new(self.shared.clone(), cookie);
+        crate::user_sessions::note_http(&session, req.headers(), req.extensions());
         req.extensions_mut().insert(session.clone());
         // The inner future owns everything it needs, so the ready service is
         // called directly: no clone of `inner` per request.

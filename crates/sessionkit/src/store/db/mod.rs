@@ -55,7 +55,7 @@ use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionStore, Version};
 mod backend;
 mod datetime;
 mod ddl;
-mod error;
+pub(crate) mod error;
 #[cfg(all(feature = "fuzzing", feature = "sqlite"))]
 #[path = "../../fuzzing/db.rs"]
 pub(crate) mod fuzz;

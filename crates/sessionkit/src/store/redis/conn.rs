@@ -41,7 +41,7 @@ const CLUSTER_MIN_RETRY_WAIT_MS: u64 = 50;
 const CLUSTER_MAX_RETRY_WAIT_MS: u64 = 1_000;
 
 #[derive(Clone)]
-pub(super) enum Conn {
+pub(crate) enum Conn {
     Node(ConnectionManager),
     Cluster(ClusterConnection),
 }
@@ -109,7 +109,7 @@ impl Conn {
     }
 
     /// "node" or "cluster", for `Debug` and logs.
-    pub(super) fn mode(&self) -> &'static str {
+    pub(crate) fn mode(&self) -> &'static str {
         match self {
             Self::Node(_) => "node",
             Self::Cluster(_) => "cluster",
@@ -118,7 +118,7 @@ impl Conn {
 
     /// Sends one command and returns its reply; a server error reply is an
     /// `Err`.
-    pub(super) async fn query(&self, cmd: &Cmd) -> RedisResult<Value> {
+    pub(crate) async fn query(&self, cmd: &Cmd) -> RedisResult<Value> {
         // Clones share the underlying connection: this only copies a handle.
         match self {
             Self::Node(c) => cmd.query_async(&mut c.clone()).await,

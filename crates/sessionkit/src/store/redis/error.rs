@@ -11,7 +11,7 @@ use crate::error::StoreError;
 /// [`StoreError::Unavailable`]: the same request may well succeed later, and
 /// the connection reconnects by itself. Everything else (a wrong type under
 /// the key, a rejected script, bad credentials) is [`StoreError::Backend`].
-pub(super) fn from_redis(error: RedisError) -> StoreError {
+pub(crate) fn from_redis(error: RedisError) -> StoreError {
     if is_unavailable(&error) {
         StoreError::Unavailable(Box::new(error))
     } else {

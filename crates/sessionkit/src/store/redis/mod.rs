@@ -94,9 +94,9 @@ use crate::store::engine::SigningKeys;
 use crate::store::SessionStore;
 
 mod cache;
-mod conn;
+pub(crate) mod conn;
 mod engine;
-mod error;
+pub(crate) mod error;
 mod expiry;
 #[cfg(feature = "fuzzing")]
 #[path = "../../fuzzing/redis.rs"]
@@ -177,6 +177,11 @@ impl RedisStore {
     /// The prefix in front of every key (empty by default).
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// The connection, shared with the session index (`RedisIndex`).
+    pub(crate) fn connection(&self) -> &Conn {
+        &self.conn
     }
 
     /// The Redis key of a session: `<prefix>django.contrib.sessions.cache<key>`.
