@@ -1,6 +1,7 @@
 //! The conformance suite on the in-process engine, and what only it does:
 //! a byte budget that anonymous sessions cannot take from logged-in ones, an
-//! atomic `delete_if`, and moka reclaiming expired sessions by itself.
+//! atomic `delete_if`, and expired sessions giving way first when the budget
+//! needs room.
 #![cfg(all(feature = "conformance", feature = "memory"))]
 
 use std::sync::Arc;
@@ -16,9 +17,10 @@ use time::{Duration, OffsetDateTime};
 /// A fixed, realistic time with microseconds, as Django keeps them.
 const NOW: OffsetDateTime = datetime!(2026-03-01 12:34:56.789012 UTC);
 
-/// moka drops expired entries itself, so `clear_expired` may find none to count.
+/// Expired entries stay until `clear_expired` (or a full budget) takes them,
+/// so `clear_expired` counts them all.
 fn caps() -> Capabilities {
-    Capabilities::new().clear_expired_counts(false)
+    Capabilities::new()
 }
 
 fn record(count: u64, expires_at: OffsetDateTime) -> Record {
@@ -262,40 +264,57 @@ async fn a_tiny_budget_still_holds_a_session() {
     assert!(loads(&store, &key).await);
 }
 
+/// Under a full budget an expired session is evicted when the hand reaches
+/// it, even one used recently, while live sessions in use get another round:
+/// a flood of new sessions takes every expired one before any live one.
 #[tokio::test]
-async fn moka_expiry_reclaims_memory() {
-    let store = MemoryStore::new();
-    let saved = store
-        .create(&record(0, NOW + Duration::milliseconds(100)), NOW)
-        .await
-        .unwrap();
-    assert!(store
-        .load(&saved.cookie_value, NOW)
-        .await
-        .unwrap()
-        .is_some());
-    // moka reclaims a second (its grace) after the session's expiry, on a
-    // timer wheel of about a second: poll rather than guess.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(8);
-    while store.entry_count() > 0 && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+async fn expired_sessions_give_way_first() {
+    // 64 KiB: one shard, about 150 small sessions.
+    let store = MemoryStore::with_budgets(64 << 10, 64 << 10);
+    let mut expired = Vec::new();
+    let mut live = Vec::new();
+    for i in 0..50 {
+        expired.push(create(&store, &record(i, NOW + Duration::seconds(1))).await);
+        live.push(create(&store, &record(i, NOW + Duration::hours(1))).await);
     }
-    assert_eq!(
-        store.entry_count(),
-        0,
-        "moka never reclaimed the expired session"
-    );
-    // Loaded at the same `now`, the record is still live by the caller's clock:
-    // finding nothing shows moka removed it.
-    assert!(store
-        .load(&saved.cookie_value, NOW)
-        .await
-        .unwrap()
-        .is_none());
+    // All used (loads at NOW see every one live).
+    for key in expired.iter().chain(&live) {
+        assert!(loads(&store, key).await);
+    }
+    let later = NOW + Duration::seconds(2);
+    let mut created = 0;
+    while holds_any(&store, &expired).await {
+        assert!(created < 1_000, "the expired sessions were never reclaimed");
+        store
+            .create(&record(0, NOW + Duration::hours(1)), later)
+            .await
+            .unwrap();
+        created += 1;
+    }
+    for (i, key) in live.iter().enumerate() {
+        assert!(loads(&store, key).await, "live session {i} was evicted");
+    }
+    assert_eq!(store.clear_expired(later).await.unwrap(), 0);
+}
+
+/// Whether the store still holds any of `keys`, expired or not: loaded with
+/// a clock from before anything expired.
+async fn holds_any(store: &MemoryStore, keys: &[String]) -> bool {
+    for key in keys {
+        if store
+            .load(key, NOW - Duration::days(1))
+            .await
+            .unwrap()
+            .is_some()
+        {
+            return true;
+        }
+    }
+    false
 }
 
 #[tokio::test]
-async fn clear_expired_counts_what_moka_has_not_reclaimed() {
+async fn clear_expired_counts_and_removes() {
     let store = MemoryStore::new();
     let mut soon = Vec::new();
     for i in 0..3 {
@@ -358,7 +377,7 @@ async fn debug_shows_counts_only() {
     assert!(!shown.contains(&saved.cookie_value));
 }
 
-/// Real threads, not one task: moka's per-key lock is what keeps CAS atomic.
+/// Real threads, not one task: the slot's lock is what keeps CAS atomic.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_increments_on_threads() {
     const TASKS: u64 = 64;
@@ -395,13 +414,6 @@ async fn parallel_increments_on_threads() {
     }
     let end = store.load(&key, NOW).await.unwrap().unwrap();
     assert_eq!(end.record.data["count"], json!(TASKS));
-}
-
-/// The full contract, `clear_expired` counts included: moka's one-second grace
-/// keeps entries that expired at write time around long enough to be counted.
-#[tokio::test]
-async fn clear_expired_counts_within_the_grace() {
-    conformance::clear_expired(&MemoryStore::new(), NOW).await;
 }
 
 // The suite itself must catch broken stores: each flaw below fails it.

@@ -20,9 +20,9 @@
 //! // A fixed, realistic `now`. A store whose server expires entries by itself
 //! // (a TTL in Redis or Memcached) passes `OffsetDateTime::now_utc()` instead.
 //! let now = datetime!(2026-03-01 12:34:56.789012 UTC);
-//! // moka reclaims expired entries by itself, so `clear_expired` may find
-//! // nothing left to count.
-//! let caps = Capabilities::new().clear_expired_counts(false);
+//! // The in-process engine keeps expired entries until `clear_expired` (or a
+//! // full budget) reclaims them, so every capability holds.
+//! let caps = Capabilities::new();
 //! conformance::run_all(&store, caps, now).await;
 //! # });
 //! # }
@@ -74,8 +74,8 @@ pub struct Capabilities {
     /// suite skips key, compare-and-set, delete, expiry and touch tests.
     pub server_side: bool,
     /// `clear_expired` returns the number of expired records it removed. Off
-    /// where entries also expire by themselves (a Redis or Memcached TTL, moka's
-    /// expiry), so there may be nothing left to count.
+    /// where entries also expire by themselves (a Redis or Memcached TTL), so
+    /// there may be nothing left to count.
     pub clear_expired_counts: bool,
     /// A load returns `expires_at` exactly as written, to the microsecond (as
     /// Django's `expire_date` column keeps it). Off where the expiry is only

@@ -1,11 +1,10 @@
-//! The in-process engine: sessions in bounded [moka] caches of this process.
+//! The in-process engine: sessions in bounded pools in this process's memory.
 //!
 //! It holds the *decoded* record and a counter as its version, so the hot path
-//! does no signing, no JSON and no I/O. moka holds one slot per session and
-//! does what it is good at — the memory bound (LRU) and reclaiming expired
-//! sessions; the session inside a slot changes in place under the slot's own
-//! lock, so a save is a moka read and a short lock, not a moka write (which
-//! costs several times more: its per-key insert lock and write log).
+//! does no signing, no JSON and no I/O. A pool is a sharded hash set of
+//! slots, one per session, under a byte budget (see `pool.rs`); the session
+//! inside a slot changes in place under the slot's own lock, so a save is a
+//! lookup and a short lock, and a new session one insert.
 //!
 //! **One process only.** Sessions live in this process's memory: they are
 //! not shared with other instances behind a load balancer, and a restart
@@ -14,7 +13,12 @@
 //!
 //! **Bounded in bytes, logged-in sessions apart.** The budget counts an
 //! estimate of each session's bytes, not sessions, so large sessions cannot
-//! take unbounded memory. Sessions holding `_auth_user_id` live in their own
+//! take unbounded memory. Beyond it, sessions are evicted about least
+//! recently used first (a CLOCK: oldest first, with one more round for a
+//! session used since, never for an expired one). Expired
+//! sessions never load; their memory goes when the budget needs room or at
+//! [`clear_expired`](SessionStore::clear_expired) (a
+//! [sweeper](crate::store::sweeper) runs it on a timer). Sessions holding `_auth_user_id` live in their own
 //! pool with its own budget: a flood of anonymous session creations (any
 //! cookieless request that writes the session) evicts only anonymous
 //! sessions, never a logged-in user's (Django's CVE-2015-5963 impact class).
@@ -36,19 +40,19 @@
 //! # }).unwrap();
 //! ```
 
+mod pool;
 mod slot;
 mod weight;
 
 use std::fmt;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use moka::notification::RemovalCause;
-use moka::policy::EvictionPolicy;
-use moka::sync::Cache;
 use time::OffsetDateTime;
 
-use self::slot::{next_version, SessionExpiry, Slot};
+use self::pool::Pool;
+use self::slot::{next_version, unix_micros, Slot};
 use self::weight::weigh;
 use crate::auth::SESSION_KEY;
 use crate::error::StoreError;
@@ -63,11 +67,13 @@ const DEFAULT_MAX_BYTES: u64 = 64 << 20;
 /// sessions, so a tiny budget still keeps the session it just created.
 const MIN_POOL_BYTES: u64 = 16 << 10;
 
-type Pool = Cache<String, Arc<Slot>, foldhash::fast::RandomState>;
-
 /// Sessions in an in-process cache. Clones are cheap and share the cache.
 #[derive(Clone)]
 pub struct MemoryStore {
+    pools: Arc<Pools>,
+}
+
+struct Pools {
     /// Sessions without `_auth_user_id`.
     anonymous: Pool,
     /// Sessions with `_auth_user_id`: out of reach of anonymous floods.
@@ -77,46 +83,6 @@ pub struct MemoryStore {
 /// Whether a record belongs in the logged-in pool.
 fn is_authenticated(data: &SessionMap) -> bool {
     data.contains_key(SESSION_KEY)
-}
-
-/// A pool of `max_bytes` whose eviction listener marks slots it drops,
-/// unless the slot has moved to the other pool meanwhile.
-fn pool(max_bytes: u64, authenticated: bool) -> Pool {
-    Cache::builder()
-        .name(if authenticated {
-            "sessionkit-authenticated"
-        } else {
-            "sessionkit-anonymous"
-        })
-        .max_capacity(max_bytes.max(MIN_POOL_BYTES))
-        .weigher(|_key: &String, slot: &Arc<Slot>| {
-            slot.weight.load(std::sync::atomic::Ordering::Relaxed)
-        })
-        // Sized up front (to a point): growing the table while full of
-        // churning sessions rehashes it again and again.
-        .initial_capacity(usize::try_from((max_bytes / 512).min(1 << 16)).unwrap_or(1 << 16))
-        // LRU, not moka's default TinyLFU: TinyLFU may refuse a new entry
-        // in favour of frequently read ones, which would drop a session
-        // the moment it is created.
-        .eviction_policy(EvictionPolicy::lru())
-        .expire_after(SessionExpiry)
-        .eviction_listener(move |_key, slot: Arc<Slot>, cause| {
-            // Only capacity and expiry evict: an explicit removal has marked
-            // the slot removed already, and a replacement (a re-arm, a
-            // re-weigh) keeps it. A slot that moved to the other pool lives on.
-            if matches!(cause, RemovalCause::Size | RemovalCause::Expired)
-                && slot.is_authenticated() == authenticated
-            {
-                slot.evicted
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
-            }
-        })
-        // A session key is hashed several times per request (lookup,
-        // LRU order, eviction), and the whole table again when moka
-        // resizes it: SipHash made a third of a new-client request's
-        // CPU. foldhash is several times faster and still seeded per
-        // process, and only keys we generated are ever inserted.
-        .build_with_hasher(foldhash::fast::RandomState::default())
 }
 
 impl MemoryStore {
@@ -135,46 +101,45 @@ impl MemoryStore {
 
     /// A store holding up to about `anonymous` bytes of sessions without a
     /// user and `authenticated` bytes of sessions with `_auth_user_id`. In
-    /// each pool, beyond its budget, the least recently used session is
+    /// each pool, beyond its budget, about the least recently used session is
     /// evicted (its next save is `Gone`). Sizes are estimates of the decoded
     /// data plus a few hundred bytes of bookkeeping per session; a session
-    /// larger than its pool's whole budget is evicted at once. Each pool gets
+    /// larger than its share of the pool is evicted at once. Each pool gets
     /// at least 16 KiB.
     pub fn with_budgets(anonymous: u64, authenticated: u64) -> Self {
         Self {
-            anonymous: pool(anonymous, false),
-            authenticated: pool(authenticated, true),
+            pools: Arc::new(Pools {
+                anonymous: Pool::new(anonymous.max(MIN_POOL_BYTES), false),
+                authenticated: Pool::new(authenticated.max(MIN_POOL_BYTES), true),
+            }),
         }
     }
 
     /// How many sessions the store holds, including expired ones not yet
-    /// reclaimed. Approximate while writes are in flight.
+    /// reclaimed.
     pub fn entry_count(&self) -> u64 {
-        self.anonymous.run_pending_tasks();
-        self.authenticated.run_pending_tasks();
-        self.anonymous.entry_count() + self.authenticated.entry_count()
+        self.pools.anonymous.len() + self.pools.authenticated.len()
     }
 
     /// The estimated bytes the sessions take, as counted against the budgets.
-    /// Approximate while writes are in flight.
     pub fn weighted_size(&self) -> u64 {
-        self.anonymous.run_pending_tasks();
-        self.authenticated.run_pending_tasks();
-        self.anonymous.weighted_size() + self.authenticated.weighted_size()
+        self.pools.anonymous.bytes() + self.pools.authenticated.bytes()
     }
 
     /// The most bytes of sessions the store holds before it evicts, both
     /// pools together.
     fn max_bytes(&self) -> u64 {
-        let max = |pool: &Pool| pool.policy().max_capacity().unwrap_or(0);
-        max(&self.anonymous).saturating_add(max(&self.authenticated))
+        self.pools
+            .anonymous
+            .max_bytes()
+            .saturating_add(self.pools.authenticated.max_bytes())
     }
 
     fn pool(&self, authenticated: bool) -> &Pool {
         if authenticated {
-            &self.authenticated
+            &self.pools.authenticated
         } else {
-            &self.anonymous
+            &self.pools.anonymous
         }
     }
 
@@ -183,10 +148,12 @@ impl MemoryStore {
         // A save moving the slot inserts it into the new pool before taking
         // it out of the old one, so a lookup that missed in both raced with a
         // move out of the pool it looked in second: the first one has it now.
-        self.authenticated
+        let pools = &self.pools;
+        pools
+            .authenticated
             .get(key)
-            .or_else(|| self.anonymous.get(key))
-            .or_else(|| self.authenticated.get(key))
+            .or_else(|| pools.anonymous.get(key))
+            .or_else(|| pools.authenticated.get(key))
     }
 
     /// Marks `key`'s slot removed under its lock, then drops it from its
@@ -196,16 +163,21 @@ impl MemoryStore {
         let Some(slot) = self.find(key) else {
             return false;
         };
+        self.remove_slot(&slot, only_expired_at)
+    }
+
+    fn remove_slot(&self, slot: &Arc<Slot>, only_expired_at: Option<OffsetDateTime>) -> bool {
         let removed = {
             let mut entry = slot.lock();
-            let take = !entry.removed && only_expired_at.is_none_or(|now| entry.expires_at <= now);
+            let take =
+                !entry.removed && only_expired_at.is_none_or(|now| entry.expires_at() <= now);
             if take {
-                entry.removed = true;
+                entry.remove();
             }
             take
         };
         if removed {
-            self.drop_removed(key, &slot);
+            self.drop_removed(slot);
         }
         removed
     }
@@ -221,32 +193,31 @@ impl MemoryStore {
         let authenticated = is_authenticated(&record.data);
         // The other pool cannot be locked with this one; a key there is as
         // taken (and with random keys, never there).
-        if self.pool(!authenticated).contains_key(&key) {
+        if self.pool(!authenticated).contains(&key) {
             return None;
         }
+        let version = next_version();
         let slot = Arc::new(Slot::new(
+            key,
             record.data.clone(),
             record.expires_at,
-            now,
             weight,
             authenticated,
-        ));
-        let version = slot.lock().version();
-        // Insert-if-absent under moka's per-key lock: never check-then-insert.
-        let inserted = self
-            .pool(authenticated)
-            .entry(key.clone())
-            .or_insert_with(|| slot);
-        inserted.is_fresh().then_some(Saved {
-            cookie_value: key,
             version,
-        })
+        ));
+        // Insert-if-absent under the shard's lock: never check-then-insert.
+        self.pool(authenticated)
+            .insert_new(&slot, unix_micros(now))
+            .then(|| Saved {
+                cookie_value: slot.key.clone(),
+                version: Version::new(version.to_be_bytes()),
+            })
     }
 
     /// Takes a slot marked removed out of its pool. A removed slot never
     /// moves again, so its pool is settled without the lock.
-    fn drop_removed(&self, key: &str, slot: &Slot) {
-        self.pool(slot.is_authenticated()).invalidate(key);
+    fn drop_removed(&self, slot: &Arc<Slot>) {
+        self.pool(slot.is_authenticated()).remove(slot);
     }
 }
 
@@ -260,8 +231,8 @@ impl fmt::Debug for MemoryStore {
     // Counts only: the keys are credentials.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryStore")
-            .field("anonymous", &self.anonymous.entry_count())
-            .field("authenticated", &self.authenticated.entry_count())
+            .field("anonymous", &self.pools.anonymous.len())
+            .field("authenticated", &self.pools.authenticated.len())
             .field("max_bytes", &self.max_bytes())
             .finish()
     }
@@ -286,7 +257,7 @@ impl SessionStore for MemoryStore {
             return Ok(None);
         }
         Ok(Some(Loaded {
-            record: Record::new(entry.data.clone(), entry.expires_at),
+            record: Record::new(entry.data.clone(), entry.expires_at()),
             version: entry.version(),
         }))
     }
@@ -314,11 +285,11 @@ impl SessionStore for MemoryStore {
         if entry.removed || slot.is_evicted() {
             return Ok(SaveOutcome::Gone);
         }
-        if entry.expires_at <= now {
+        if entry.expires_at() <= now {
             // Expired means gone for good: nothing may revive it, so reclaim it now.
-            entry.removed = true;
+            entry.remove();
             drop(entry);
-            self.drop_removed(key, &slot);
+            self.drop_removed(&slot);
             return Ok(SaveOutcome::Gone);
         }
         if entry.version().as_bytes() != expected.as_bytes() {
@@ -329,28 +300,26 @@ impl SessionStore for MemoryStore {
         // session runs between the version check and the update. `clone_from`
         // reuses the old dict's allocations.
         entry.data.clone_from(&record.data);
-        entry.expires_at = record.expires_at;
+        slot.set_expiry(&mut entry, record.expires_at);
         entry.version = next_version();
         let version = entry.version();
-        let rearm = slot.extend(record.expires_at, now);
         let reweigh = slot.reweigh(weigh(&record.data));
         let was_authenticated = slot.is_authenticated();
         let authenticated = is_authenticated(&record.data);
         // Still under the lock, so a concurrent delete (which takes it first)
-        // cannot have its removal undone by these re-inserts.
+        // cannot have its removal undone by these moves.
         if authenticated != was_authenticated {
             // Into the new pool first, then out of the old: `find` relies on
             // that order.
-            slot.authenticated
-                .store(authenticated, std::sync::atomic::Ordering::Relaxed);
+            slot.authenticated.store(authenticated, Ordering::Relaxed);
             self.pool(authenticated)
-                .insert(key.to_owned(), slot.clone());
-            self.pool(was_authenticated).invalidate(key);
-            slot.charged_now();
-        } else if rearm || reweigh {
-            self.pool(authenticated)
-                .insert(key.to_owned(), slot.clone());
-            slot.charged_now();
+                .insert_moved(&slot, unix_micros(now));
+            if !self.pool(was_authenticated).remove(&slot) {
+                // The old pool evicted it while it moved: it lives in the new one.
+                slot.evicted.store(false, Ordering::Relaxed);
+            }
+        } else if reweigh {
+            self.pool(authenticated).recharge(&slot, unix_micros(now));
         }
         Ok(SaveOutcome::Saved(Saved {
             cookie_value: key.to_owned(),
@@ -378,38 +347,27 @@ impl SessionStore for MemoryStore {
         if entry.removed || slot.is_evicted() {
             return Ok(true);
         }
-        if entry.expires_at > now && entry.version().as_bytes() != expected.as_bytes() {
+        if entry.expires_at() > now && entry.version().as_bytes() != expected.as_bytes() {
             return Ok(false);
         }
         // The expected version, or expired (gone either way): remove it.
-        entry.removed = true;
+        entry.remove();
         drop(entry);
-        self.drop_removed(key, &slot);
+        self.drop_removed(&slot);
         Ok(true)
     }
 
     async fn clear_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        // Entries whose moka expiry already passed are gone and not counted;
-        // what is left expired by the caller's clock, ahead of moka's.
-        let expired: Vec<Arc<String>> = self
-            .anonymous
-            .iter()
-            .chain(self.authenticated.iter())
-            .filter(|(_, slot)| {
-                let entry = slot.lock();
-                !entry.removed && entry.expires_at <= now
-            })
-            .map(|(key, _)| key)
-            .collect();
+        let at = unix_micros(now);
         let mut removed = 0;
-        for key in expired {
-            // Re-checked under the slot's lock: a save may have extended it.
-            if self.remove(&key, Some(now)) {
-                removed += 1;
+        for pool in [&self.pools.anonymous, &self.pools.authenticated] {
+            for slot in pool.expired(at) {
+                // Re-checked under the slot's lock: a save may have extended it.
+                if self.remove_slot(&slot, Some(now)) {
+                    removed += 1;
+                }
             }
         }
-        self.anonymous.run_pending_tasks();
-        self.authenticated.run_pending_tasks();
         Ok(removed)
     }
 
@@ -426,19 +384,14 @@ impl SessionStore for MemoryStore {
         if entry.removed || slot.is_evicted() {
             return Ok(false);
         }
-        if entry.expires_at <= now {
-            entry.removed = true;
+        if entry.expires_at() <= now {
+            entry.remove();
             drop(entry);
-            self.drop_removed(key, &slot);
+            self.drop_removed(&slot);
             return Ok(false);
         }
         // Same version: a touch must not make a concurrent save stale.
-        entry.expires_at = expires_at;
-        if slot.extend(expires_at, now) {
-            self.pool(slot.is_authenticated())
-                .insert(key.to_owned(), slot.clone());
-            slot.charged_now();
-        }
+        slot.set_expiry(&mut entry, expires_at);
         Ok(true)
     }
 }

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use crate::store::SessionMap;
 
-/// The slot, its key, and moka's bookkeeping for one entry (hash table,
-/// LRU and timer nodes), rounded up.
+/// The slot, its key, and the pool's bookkeeping for one entry (its hash
+/// set bucket and queue place, the allocator's overhead), rounded up.
 const SLOT_BYTES: usize = 384;
 /// A `serde_json::Value` in a container.
 const VALUE_BYTES: usize = std::mem::size_of::<Value>();
@@ -20,7 +20,7 @@ const VALUE_BYTES: usize = std::mem::size_of::<Value>();
 const ENTRY_BYTES: usize = std::mem::size_of::<String>() + 16;
 
 /// The estimated bytes a session holding `data` takes, saturating at
-/// `u32::MAX` (moka weighs in `u32`).
+/// `u32::MAX` (the pools count weights in `u32`).
 pub(super) fn weigh(data: &SessionMap) -> u32 {
     let mut total = SLOT_BYTES + object_bytes(data);
     // Nested containers are walked with a heap stack, not recursion: the

@@ -1,0 +1,280 @@
+//! A pool of sessions under one byte budget: a sharded hash set of slots,
+//! each shard with its own lock, its own share of the budget and a CLOCK
+//! queue (insertion order with a second chance for sessions used since the
+//! hand last passed) that picks what to evict.
+//!
+//! Why not a general cache (moka, as before): every new session is an
+//! insert, and a cache's insert path (write log, LRU deques, timer wheel,
+//! eviction listener, batched maintenance) made a new client's request cost
+//! more than all the rest of it, with maintenance pauses in the tail. Here an
+//! insert is a hash-set insert, a queue push and, when the shard is full, a
+//! pop or two, all under one short uncontended lock.
+//!
+//! Lock order: a slot's lock may be held while a shard's is taken, never the
+//! reverse, so nothing here locks a slot.
+
+use std::borrow::Borrow;
+use std::collections::{HashSet, VecDeque};
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::slot::Slot;
+
+/// Each shard gets at least this much of the budget, so a small pool has few
+/// shards and still fits a large session; a large pool gets up to
+/// [`MAX_SHARDS`].
+const MIN_SHARD_BYTES: u64 = 256 << 10;
+const MAX_SHARDS: u64 = 64;
+
+type Hasher64 = foldhash::fast::RandomState;
+
+/// A slot in a shard's set, hashed and compared by its session key, so the
+/// key is stored once (in the slot) and looked up by `&str`.
+struct ByKey(Arc<Slot>);
+
+impl Borrow<str> for ByKey {
+    fn borrow(&self) -> &str {
+        &self.0.key
+    }
+}
+
+impl Hash for ByKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.key.hash(state);
+    }
+}
+
+impl PartialEq for ByKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.key == other.0.key
+    }
+}
+
+impl Eq for ByKey {}
+
+struct Shard {
+    slots: HashSet<ByKey, Hasher64>,
+    /// Every slot the shard took, oldest first, including some it has let go
+    /// since (skipped when reached, compacted when they pile up).
+    queue: VecDeque<Arc<Slot>>,
+    /// The weights charged for the slots in `slots`.
+    bytes: u64,
+}
+
+impl Shard {
+    /// Whether this very slot (not only its key) is in the shard.
+    fn holds(&self, slot: &Arc<Slot>) -> bool {
+        self.slots
+            .get(slot.key.as_str())
+            .is_some_and(|held| Arc::ptr_eq(&held.0, slot))
+    }
+
+    /// Evicts until the shard fits `budget`. Expired slots (by `now`, Unix
+    /// µs) go first in queue order; a slot used since the hand last passed
+    /// gets one more round, at most once per slot per call, so this ends.
+    fn make_room(&mut self, budget: u64, now: i64, authenticated: bool) {
+        let mut chances = self.queue.len();
+        while self.bytes > budget {
+            let Some(slot) = self.queue.pop_front() else {
+                break;
+            };
+            if !self.holds(&slot) {
+                continue;
+            }
+            if chances > 0
+                && !slot.expired_by(now)
+                && slot.referenced.swap(false, Ordering::Relaxed)
+            {
+                chances -= 1;
+                self.queue.push_back(slot);
+                continue;
+            }
+            self.take(&slot);
+            // A slot that moved to the other pool meanwhile lives on there
+            // (the save moving it clears the mark if this raced with it).
+            if slot.is_authenticated() == authenticated {
+                slot.evicted.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Drops `slot` from the set and its weight from the total.
+    fn take(&mut self, slot: &Slot) {
+        self.slots.remove(slot.key.as_str());
+        self.bytes = self
+            .bytes
+            .saturating_sub(u64::from(slot.charged.load(Ordering::Relaxed)));
+        // Slots let go without being popped stay queued; past twice the
+        // live ones, the queue is rebuilt.
+        if self.queue.len() > 2 * self.slots.len() + 32 {
+            let slots = &self.slots;
+            self.queue.retain(|queued| {
+                slots
+                    .get(queued.key.as_str())
+                    .is_some_and(|held| Arc::ptr_eq(&held.0, queued))
+            });
+        }
+    }
+}
+
+/// Sessions of one kind (anonymous or logged-in) under one byte budget.
+pub(super) struct Pool {
+    shards: Box<[Mutex<Shard>]>,
+    hasher: Hasher64,
+    /// The budget, as asked.
+    max_bytes: u64,
+    /// Each shard's share of the budget.
+    shard_budget: u64,
+    /// Which kind of session the pool holds.
+    authenticated: bool,
+}
+
+impl Pool {
+    pub(super) fn new(max_bytes: u64, authenticated: bool) -> Self {
+        let wanted = (max_bytes / MIN_SHARD_BYTES).clamp(1, MAX_SHARDS);
+        // A power of two, so a shard is picked by a mask.
+        let count = 1u64 << wanted.ilog2();
+        // Sized for the sessions of a typical few hundred bytes the budget
+        // holds (to a point): growing the tables while full of churning
+        // sessions rehashes them again and again.
+        let per_shard = usize::try_from((max_bytes / 512 / count).min(1 << 14)).unwrap_or(1 << 14);
+        let hasher = Hasher64::default();
+        let shards = (0..count)
+            .map(|_| {
+                Mutex::new(Shard {
+                    slots: HashSet::with_capacity_and_hasher(per_shard, hasher.clone()),
+                    queue: VecDeque::with_capacity(per_shard),
+                    bytes: 0,
+                })
+            })
+            .collect();
+        Self {
+            shards,
+            hasher,
+            max_bytes,
+            shard_budget: max_bytes / count,
+            authenticated,
+        }
+    }
+
+    /// The most bytes the pool holds before it evicts.
+    pub(super) fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    fn shard(&self, key: &str) -> MutexGuard<'_, Shard> {
+        let hash = self.hasher.hash_one(key);
+        // The high bits: the set inside the shard indexes by the low ones.
+        let index = (hash >> 58) as usize & (self.shards.len() - 1);
+        // Every change under a shard's lock keeps the shard consistent at
+        // each step, so a poisoned lock is still usable.
+        self.shards[index].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `key`'s slot, marked as used.
+    pub(super) fn get(&self, key: &str) -> Option<Arc<Slot>> {
+        let slot = self.shard(key).slots.get(key).map(|held| held.0.clone())?;
+        if !slot.referenced.load(Ordering::Relaxed) {
+            slot.referenced.store(true, Ordering::Relaxed);
+        }
+        Some(slot)
+    }
+
+    /// Whether a slot holds `key`.
+    pub(super) fn contains(&self, key: &str) -> bool {
+        self.shard(key).slots.contains(key)
+    }
+
+    /// Puts `slot` in the pool unless its key is taken; returns whether it
+    /// did. Makes room by `now` (Unix µs), never evicting `slot` itself
+    /// unless it alone is over the shard's budget.
+    pub(super) fn insert_new(&self, slot: &Arc<Slot>, now: i64) -> bool {
+        let mut shard = self.shard(&slot.key);
+        if shard.slots.contains(slot.key.as_str()) {
+            return false;
+        }
+        self.put(&mut shard, slot, now);
+        true
+    }
+
+    /// Puts `slot` (moving in from the other pool) in the pool.
+    pub(super) fn insert_moved(&self, slot: &Arc<Slot>, now: i64) {
+        let mut shard = self.shard(&slot.key);
+        if let Some(old) = shard
+            .slots
+            .get(slot.key.as_str())
+            .map(|held| held.0.clone())
+        {
+            shard.take(&old);
+        }
+        self.put(&mut shard, slot, now);
+    }
+
+    fn put(&self, shard: &mut Shard, slot: &Arc<Slot>, now: i64) {
+        let weight = slot.weight.load(Ordering::Relaxed);
+        slot.charged.store(weight, Ordering::Relaxed);
+        shard.bytes += u64::from(weight);
+        shard.slots.insert(ByKey(slot.clone()));
+        shard.queue.push_back(slot.clone());
+        shard.make_room(self.shard_budget, now, self.authenticated);
+    }
+
+    /// Takes `slot` out of the pool; returns whether the pool held it.
+    pub(super) fn remove(&self, slot: &Arc<Slot>) -> bool {
+        let mut shard = self.shard(&slot.key);
+        let held = shard.holds(slot);
+        if held {
+            shard.take(slot);
+        }
+        held
+    }
+
+    /// Charges `slot`'s current weight instead of the one it was charged
+    /// for, making room by `now` (Unix µs) if it grew.
+    pub(super) fn recharge(&self, slot: &Arc<Slot>, now: i64) {
+        let mut shard = self.shard(&slot.key);
+        if !shard.holds(slot) {
+            return;
+        }
+        let weight = slot.weight.load(Ordering::Relaxed);
+        let charged = slot.charged.swap(weight, Ordering::Relaxed);
+        shard.bytes = shard.bytes.saturating_sub(u64::from(charged)) + u64::from(weight);
+        shard.make_room(self.shard_budget, now, self.authenticated);
+    }
+
+    /// The slots whose session expired by `now` (Unix µs), by the copy of
+    /// the expiry each slot keeps outside its lock.
+    pub(super) fn expired(&self, now: i64) -> Vec<Arc<Slot>> {
+        let mut found = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            found.extend(
+                shard
+                    .slots
+                    .iter()
+                    .filter(|held| held.0.expired_by(now))
+                    .map(|held| held.0.clone()),
+            );
+        }
+        found
+    }
+
+    /// How many sessions the pool holds, expired ones not yet reclaimed
+    /// included.
+    pub(super) fn len(&self) -> u64 {
+        self.fold(|shard| shard.slots.len() as u64)
+    }
+
+    /// The weights charged for the sessions the pool holds.
+    pub(super) fn bytes(&self) -> u64 {
+        self.fold(|shard| shard.bytes)
+    }
+
+    fn fold(&self, count: impl Fn(&Shard) -> u64) -> u64 {
+        self.shards
+            .iter()
+            .map(|shard| count(&shard.lock().unwrap_or_else(|e| e.into_inner())))
+            .sum()
+    }
+}
