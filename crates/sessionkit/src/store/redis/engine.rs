@@ -127,7 +127,7 @@ impl SessionStore for RedisStore {
                     ttl.as_bytes(),
                     now_us.as_bytes(),
                     nonce.as_bytes(),
-                    script::REVS_KEPT.as_bytes(),
+                    script::REVS_KEPT_CHARS.as_bytes(),
                 ],
             )
             .await
