@@ -165,8 +165,11 @@ impl Pool {
 
     fn shard(&self, key: &str) -> MutexGuard<'_, Shard> {
         let hash = self.hasher.hash_one(key);
-        // The high bits: the set inside the shard indexes by the low ones.
-        let index = (hash >> 58) as usize & (self.shards.len() - 1);
+        // Middle bits: the set inside the shard hashes with the same hasher
+        // and uses the low bits for its bucket and the top seven as each
+        // bucket's tag; taking either here would leave its keys alike there
+        // (tags alike make every probe compare whole keys).
+        let index = (hash >> 32) as usize & (self.shards.len() - 1);
         // Every change under a shard's lock keeps the shard consistent at
         // each step, so a poisoned lock is still usable.
         self.shards[index].lock().unwrap_or_else(|e| e.into_inner())
