@@ -21,10 +21,12 @@
 //! The binary re-executes itself for each role: `serve <variant> <port> [url]`
 //! (a server, pinned to core 0), `load …` and `lost …` (clients, pinned to
 //! core 1), `soak …` (the fault soak, see `soak/mod.rs`) and its server
-//! `soak-serve <port> SESSION_X=v…`, `codec <n>` (our codec timing), `micro [n] [variant]` (each layer's
-//! in-process cost per request, no sockets: for tuning). It exits non-zero when sessionkit
-//! loses an update or one of its servers fails; speed is reported, never
-//! asserted (the machine is shared and noisy).
+//! `soak-serve <port> SESSION_X=v…`, `codec <n>` (our codec timing),
+//! `micro [n] [variant]` and `micro-new [n] [variant]` (each layer's
+//! in-process cost per request, returning or new clients, no sockets: for
+//! tuning). It exits non-zero when sessionkit loses an update or one of its
+//! servers fails; speed is reported, never asserted (the machine is shared
+//! and noisy).
 
 mod codec;
 mod load;
@@ -89,10 +91,11 @@ fn dispatch(args: &[String]) -> Result<bool, BoxError> {
             )?;
             Ok(true)
         }
-        Some("micro") => {
+        Some(mode @ ("micro" | "micro-new")) => {
             micro::micro(
                 args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000),
                 args.get(2).map(String::as_str),
+                mode == "micro-new",
             )?;
             Ok(true)
         }

@@ -3,7 +3,8 @@
 //! cookie, on one thread. What the HTTP bench cannot separate — the kernel's
 //! share of a loopback request is several µs — this shows: the µs each layer
 //! adds over the bare handler. Used to tune the hot path; `micro n variant`
-//! runs one variant only (for `perf record`).
+//! runs one variant only (for `perf record`). `micro-new` times new clients
+//! instead: no cookie, so every request creates a session.
 
 use std::time::Instant;
 
@@ -41,7 +42,7 @@ async fn once(app: &Router, cookie: Option<&str>) -> Result<Option<String>, BoxE
         .map(str::to_owned))
 }
 
-pub fn micro(n: usize, only: Option<&str>) -> Result<(), BoxError> {
+pub fn micro(n: usize, only: Option<&str>, new_clients: bool) -> Result<(), BoxError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -60,7 +61,9 @@ pub fn micro(n: usize, only: Option<&str>) -> Result<(), BoxError> {
             for _ in 0..5 {
                 let t = Instant::now();
                 for _ in 0..n {
-                    if let Some(c) = once(&app, cookie.as_deref()).await? {
+                    if new_clients {
+                        once(&app, None).await?;
+                    } else if let Some(c) = once(&app, cookie.as_deref()).await? {
                         cookie = Some(c);
                     }
                 }
