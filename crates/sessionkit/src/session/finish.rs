@@ -90,24 +90,14 @@ impl Session {
         } else if (modified || config.save_every_request) && !empty && status.as_u16() < 500 {
             // Django's getters load the session before the expiry is computed.
             if let Err(e) = self.load().await {
-                tracing::error!(error = %chain(&e), "session store failed; response replaced");
-                return Outcome::Replace(Replacement::new(
-                    store_down,
-                    "the session store is unavailable",
-                ));
+                return store_failed(store_down, &e);
             }
             let now = config.now();
             let max_age = self.cookie_max_age(now);
             let touch = match config.effective_touch_threshold() {
                 Some(threshold) => match self.touch_if_due(threshold, now).await {
                     Ok(touch) => touch,
-                    Err(e) => {
-                        tracing::error!(error = %chain(&e), "session store failed; response replaced");
-                        return Outcome::Replace(Replacement::new(
-                            store_down,
-                            "the session store is unavailable",
-                        ));
-                    }
+                    Err(e) => return store_failed(store_down, &e),
                 },
                 None => Touch::Save,
             };
@@ -137,6 +127,16 @@ impl Session {
             vary,
         }
     }
+}
+
+/// A store call before the save failed: the response says the store is
+/// down, and the error is logged (the client never sees its detail).
+fn store_failed(store_down: StatusCode, e: &(dyn std::error::Error + 'static)) -> Outcome {
+    tracing::error!(error = %chain(e), "session store failed; response replaced");
+    Outcome::Replace(Replacement::new(
+        store_down,
+        "the session store is unavailable",
+    ))
 }
 
 fn failed(store_down: StatusCode, e: PersistError) -> Replacement {
