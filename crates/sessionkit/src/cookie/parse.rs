@@ -39,7 +39,12 @@ pub(crate) fn cookie_value_from<'a>(
 ) -> Option<String> {
     let mut last = None;
     for header in values {
-        let text = String::from_utf8_lossy(header);
+        // Valid UTF-8 (every real cookie header) is checked by the fast
+        // validator; only a bad one pays for the replacing decoder.
+        let text = match std::str::from_utf8(header) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(header),
+        };
         let mut found = None;
         for chunk in text.split(';') {
             if let Some((key, value)) = parse_chunk(chunk) {
