@@ -29,6 +29,12 @@ pub(crate) struct NoFreeKey {
 /// Django's `create`: draws fresh keys until `try_key` finds one free.
 /// `try_key` answers `Ok(Some(value))` once written, `Ok(None)` when the key
 /// was taken (the loop draws another), or an error, returned as it is.
+#[cfg(any(
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "mysql",
+    feature = "file"
+))]
 pub(crate) async fn with_fresh_key<T, F, Fut>(mut try_key: F) -> Result<T, StoreError>
 where
     F: FnMut(String) -> Fut,
@@ -40,14 +46,35 @@ where
         // collision (which never happens) logs, and creates are hot.
         match try_key(key.clone()).await? {
             Some(written) => return Ok(written),
-            None => {
-                tracing::warn!(session = %key::log_tag(&key), "session key collision; retrying")
-            }
+            None => collided(&key),
         }
     }
-    Err(StoreError::Backend(Box::new(NoFreeKey {
+    Err(no_free_key())
+}
+
+/// [`with_fresh_key`] for an engine that writes without waiting: `try_key`
+/// gives a taken key back instead of `None`, so no key is copied.
+#[cfg(feature = "memory")]
+pub(crate) fn with_fresh_key_now<T>(
+    mut try_key: impl FnMut(String) -> Result<T, String>,
+) -> Result<T, StoreError> {
+    for _ in 0..CREATE_ATTEMPTS {
+        match try_key(key::generate_key()) {
+            Ok(written) => return Ok(written),
+            Err(taken) => collided(&taken),
+        }
+    }
+    Err(no_free_key())
+}
+
+fn collided(key: &str) {
+    tracing::warn!(session = %key::log_tag(key), "session key collision; retrying");
+}
+
+fn no_free_key() -> StoreError {
+    StoreError::Backend(Box::new(NoFreeKey {
         attempts: CREATE_ATTEMPTS,
-    })))
+    }))
 }
 
 /// Django's `decode`: a stored value whose signature, key, JSON or text is

@@ -26,6 +26,7 @@ pub mod db;
 pub(crate) mod engine;
 #[cfg(feature = "file")]
 pub mod file;
+mod immediate;
 #[cfg(feature = "memcached")]
 pub mod memcached;
 #[cfg(feature = "memory")]
@@ -36,6 +37,7 @@ pub mod redis;
 pub mod signed_cookies;
 pub mod sweeper;
 
+pub use immediate::ImmediateStore;
 pub use open::open;
 
 /// A session's data: Django's session dict, in insertion order, including
@@ -73,18 +75,46 @@ impl fmt::Debug for Record {
 ///
 /// Each engine picks what identifies its stored value: the db engine the stored
 /// `session_data` text, the in-process engine a counter, and so on. The
-/// constructor is public so third-party stores can make one.
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// constructor is public so third-party stores can make one. Two versions are
+/// equal when their bytes and [`must_rewrite`](Self::must_rewrite) are.
+#[derive(Clone)]
 pub struct Version {
-    bytes: Vec<u8>,
+    bytes: VersionBytes,
     rewrite: bool,
 }
+
+/// Short versions (a counter, a CAS token) live inline: the in-process
+/// engine makes and copies one on every request, so none of them allocates.
+#[derive(Clone)]
+enum VersionBytes {
+    Inline { len: u8, buf: [u8; INLINE_VERSION] },
+    Heap(Vec<u8>),
+}
+
+const INLINE_VERSION: usize = 16;
 
 impl Version {
     /// A version made of these bytes.
     pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
         Self {
-            bytes: bytes.into(),
+            bytes: VersionBytes::Heap(bytes.into()),
+            rewrite: false,
+        }
+    }
+
+    /// A version copied from `bytes`; one of up to 16 bytes is kept without
+    /// an allocation.
+    pub fn copied(bytes: &[u8]) -> Self {
+        let bytes = match u8::try_from(bytes.len()) {
+            Ok(len) if bytes.len() <= INLINE_VERSION => {
+                let mut buf = [0; INLINE_VERSION];
+                buf[..bytes.len()].copy_from_slice(bytes);
+                VersionBytes::Inline { len, buf }
+            }
+            _ => VersionBytes::Heap(bytes.to_vec()),
+        };
+        Self {
+            bytes,
             rewrite: false,
         }
     }
@@ -94,19 +124,37 @@ impl Version {
     /// signed-cookie engine re-issues a fresh cookie for a bad or expired one.
     pub fn rewrite(bytes: impl Into<Vec<u8>>) -> Self {
         Self {
-            bytes: bytes.into(),
             rewrite: true,
+            ..Self::new(bytes)
         }
     }
 
     /// The bytes this version was made of.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
+        match &self.bytes {
+            VersionBytes::Inline { len, buf } => &buf[..usize::from(*len)],
+            VersionBytes::Heap(bytes) => bytes,
+        }
     }
 
     /// Whether the session layer must save this session (see [`Version::rewrite`]).
     pub fn must_rewrite(&self) -> bool {
         self.rewrite
+    }
+}
+
+impl PartialEq for Version {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes() && self.rewrite == other.rewrite
+    }
+}
+
+impl Eq for Version {}
+
+impl std::hash::Hash for Version {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+        self.rewrite.hash(state);
     }
 }
 
@@ -117,7 +165,7 @@ impl fmt::Debug for Version {
         write!(
             f,
             "Version({} bytes{})",
-            self.bytes.len(),
+            self.as_bytes().len(),
             if self.rewrite { ", rewrite" } else { "" }
         )
     }
@@ -261,6 +309,12 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     fn engine_name(&self) -> &'static str {
         "custom"
     }
+
+    /// The engine's synchronous calls, when it never waits
+    /// ([`ImmediateStore`]); `None` (the default) for every engine with I/O.
+    fn immediate(&self) -> Option<&dyn ImmediateStore> {
+        None
+    }
 }
 
 #[async_trait]
@@ -314,5 +368,41 @@ impl<T: SessionStore + ?Sized> SessionStore for std::sync::Arc<T> {
     }
     fn engine_name(&self) -> &'static str {
         (**self).engine_name()
+    }
+    fn immediate(&self) -> Option<&dyn ImmediateStore> {
+        (**self).immediate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Version;
+
+    fn hash(v: &Version) -> u64 {
+        use std::hash::{BuildHasher, RandomState};
+        // One state for every call: equal versions must hash alike.
+        static STATE: std::sync::OnceLock<RandomState> = std::sync::OnceLock::new();
+        STATE.get_or_init(RandomState::new).hash_one(v)
+    }
+
+    #[test]
+    fn a_version_is_its_bytes_however_it_is_held() {
+        for bytes in [
+            &b""[..],
+            b"1",
+            &7u64.to_be_bytes(),
+            &[9; 16],
+            &[9; 17],
+            &[b'x'; 300],
+        ] {
+            let copied = Version::copied(bytes);
+            let owned = Version::new(bytes.to_vec());
+            assert_eq!(copied.as_bytes(), bytes);
+            assert_eq!(copied, owned);
+            assert_eq!(hash(&copied), hash(&owned));
+            assert!(!copied.must_rewrite());
+        }
+        assert_ne!(Version::copied(b"ab"), Version::copied(b"abc"));
+        assert_ne!(Version::copied(b"a"), Version::rewrite(b"a".to_vec()));
     }
 }

@@ -19,7 +19,9 @@ use crate::expiry::{offset_from, MAX_OFFSET_SECONDS};
 use crate::key::log_tag;
 use crate::signing::Codec;
 
-use super::{Loaded, Record, SaveOutcome, Saved, SessionMap, SessionStore, Version};
+use super::{
+    ImmediateStore, Loaded, Record, SaveOutcome, Saved, SessionMap, SessionStore, Version,
+};
 
 /// Browsers drop a cookie whose name and value exceed this many bytes.
 const MAX_COOKIE_BYTES: usize = 4096;
@@ -153,42 +155,25 @@ impl SessionStore for SignedCookieStore {
     }
 
     async fn load(&self, key: &str, now: OffsetDateTime) -> Result<Option<Loaded>, StoreError> {
-        let settings = self.settings()?;
-        let max_age = settings.max_age;
-        match settings.codec.decode(key, Some(max_age), now) {
-            Ok(decoded) => Ok(Some(Loaded {
-                record: Record::new(
-                    decoded.data,
-                    OffsetDateTime::from_unix_timestamp(decoded.timestamp)
-                        .map_or(now, |t| offset_from(t, max_age)),
-                ),
-                version: Version::new(Vec::new()),
-            })),
-            Err(e) => {
-                // Django: any failure → a new, empty session, re-issued at once.
-                tracing::info!(cookie = %log_tag(key), error = %e, "signed session cookie rejected; starting a new session");
-                Ok(Some(Loaded {
-                    record: Record::new(SessionMap::new(), offset_from(now, max_age)),
-                    version: Version::rewrite(Vec::new()),
-                }))
-            }
-        }
+        self.load_now(key, now)
     }
 
     async fn create(&self, record: &Record, now: OffsetDateTime) -> Result<Saved, StoreError> {
-        self.encode(record, now)
+        self.create_now(record, now)
     }
 
     async fn save(
         &self,
-        _key: &str,
+        key: &str,
         record: &Record,
-        _expected: &Version,
+        expected: &Version,
         now: OffsetDateTime,
     ) -> Result<SaveOutcome, StoreError> {
-        // No server copy to compare with: the cookie the client sent was the
-        // whole session, and this request's view of it is the new one.
-        self.encode(record, now).map(SaveOutcome::Saved)
+        self.save_now(key, record, expected, now)
+    }
+
+    fn immediate(&self) -> Option<&dyn ImmediateStore> {
+        Some(self)
     }
 
     async fn delete(&self, _key: &str) -> Result<(), StoreError> {
@@ -213,5 +198,47 @@ impl SessionStore for SignedCookieStore {
     /// unless the store has settings already.
     fn attach(&self, config: &SessionConfig) {
         self.settings.get_or_init(|| Settings::of(config));
+    }
+}
+
+/// Decoding and signing are CPU work on the cookie itself: nothing waits.
+impl ImmediateStore for SignedCookieStore {
+    fn load_now(&self, key: &str, now: OffsetDateTime) -> Result<Option<Loaded>, StoreError> {
+        let settings = self.settings()?;
+        let max_age = settings.max_age;
+        match settings.codec.decode(key, Some(max_age), now) {
+            Ok(decoded) => Ok(Some(Loaded {
+                record: Record::new(
+                    decoded.data,
+                    OffsetDateTime::from_unix_timestamp(decoded.timestamp)
+                        .map_or(now, |t| offset_from(t, max_age)),
+                ),
+                version: Version::new(Vec::new()),
+            })),
+            Err(e) => {
+                // Django: any failure → a new, empty session, re-issued at once.
+                tracing::info!(cookie = %log_tag(key), error = %e, "signed session cookie rejected; starting a new session");
+                Ok(Some(Loaded {
+                    record: Record::new(SessionMap::new(), offset_from(now, max_age)),
+                    version: Version::rewrite(Vec::new()),
+                }))
+            }
+        }
+    }
+
+    fn create_now(&self, record: &Record, now: OffsetDateTime) -> Result<Saved, StoreError> {
+        self.encode(record, now)
+    }
+
+    fn save_now(
+        &self,
+        _key: &str,
+        record: &Record,
+        _expected: &Version,
+        now: OffsetDateTime,
+    ) -> Result<SaveOutcome, StoreError> {
+        // No server copy to compare with: the cookie the client sent was the
+        // whole session, and this request's view of it is the new one.
+        self.encode(record, now).map(SaveOutcome::Saved)
     }
 }

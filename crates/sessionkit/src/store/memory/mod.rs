@@ -51,13 +51,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use self::pool::Pool;
+use self::pool::{Hashed, Hasher64, Pool};
 use self::slot::{next_version, unix_micros, Slot};
 use self::weight::weigh;
 use crate::auth::SESSION_KEY;
 use crate::error::StoreError;
 use crate::key;
-use crate::store::{engine, Loaded, Record, SaveOutcome, Saved, SessionMap, SessionStore, Version};
+use crate::store::{
+    engine, ImmediateStore, Loaded, Record, SaveOutcome, Saved, SessionMap, SessionStore, Version,
+};
 
 /// The bytes [`MemoryStore::new`] may hold, split evenly between anonymous
 /// and logged-in sessions: about 100k small sessions in each pool.
@@ -74,6 +76,8 @@ pub struct MemoryStore {
 }
 
 struct Pools {
+    /// Hashes every key once for both pools.
+    hasher: Hasher64,
     /// Sessions without `_auth_user_id`.
     anonymous: Pool,
     /// Sessions with `_auth_user_id`: out of reach of anonymous floods.
@@ -109,6 +113,7 @@ impl MemoryStore {
     pub fn with_budgets(anonymous: u64, authenticated: u64) -> Self {
         Self {
             pools: Arc::new(Pools {
+                hasher: Hasher64::default(),
                 anonymous: Pool::new(anonymous.max(MIN_POOL_BYTES), false),
                 authenticated: Pool::new(authenticated.max(MIN_POOL_BYTES), true),
             }),
@@ -149,6 +154,7 @@ impl MemoryStore {
         // it out of the old one, so a lookup that missed in both raced with a
         // move out of the pool it looked in second: the first one has it now.
         let pools = &self.pools;
+        let key = Hashed::new(&pools.hasher, key);
         pools
             .authenticated
             .get(key)
@@ -182,23 +188,29 @@ impl MemoryStore {
         removed
     }
 
-    /// Puts `record` under `key` if no session holds it; `None` if one does.
+    /// Puts `record` under `key` if no session holds it; the key back if
+    /// one does.
     fn insert_new(
         &self,
         key: String,
         record: &Record,
         weight: u32,
         now: OffsetDateTime,
-    ) -> Option<Saved> {
+    ) -> Result<Saved, String> {
         let authenticated = is_authenticated(&record.data);
+        let hash = Hashed::new(&self.pools.hasher, &key).hash;
         // The other pool cannot be locked with this one; a key there is as
         // taken (and with random keys, never there).
-        if self.pool(!authenticated).contains(&key) {
-            return None;
+        if self
+            .pool(!authenticated)
+            .contains(Hashed { key: &key, hash })
+        {
+            return Err(key);
         }
         let version = next_version();
         let slot = Arc::new(Slot::new(
             key,
+            hash,
             record.data.clone(),
             record.expires_at,
             weight,
@@ -206,12 +218,13 @@ impl MemoryStore {
             version,
         ));
         // Insert-if-absent under the shard's lock: never check-then-insert.
-        self.pool(authenticated)
-            .insert_new(&slot, unix_micros(now))
-            .then(|| Saved {
-                cookie_value: slot.key.clone(),
-                version: Version::new(version.to_be_bytes()),
-            })
+        if !self.pool(authenticated).insert_new(&slot, unix_micros(now)) {
+            return Err(slot.key.clone());
+        }
+        Ok(Saved {
+            cookie_value: slot.key.clone(),
+            version: Version::copied(&version.to_be_bytes()),
+        })
     }
 
     /// Takes a slot marked removed out of its pool. A removed slot never
@@ -249,25 +262,11 @@ impl SessionStore for MemoryStore {
     }
 
     async fn load(&self, key: &str, now: OffsetDateTime) -> Result<Option<Loaded>, StoreError> {
-        let Some(slot) = self.find(key) else {
-            return Ok(None);
-        };
-        let entry = slot.lock();
-        if !entry.is_live(now) {
-            return Ok(None);
-        }
-        Ok(Some(Loaded {
-            record: Record::new(entry.data.clone(), entry.expires_at()),
-            version: entry.version(),
-        }))
+        self.load_now(key, now)
     }
 
     async fn create(&self, record: &Record, now: OffsetDateTime) -> Result<Saved, StoreError> {
-        let weight = weigh(&record.data);
-        engine::with_fresh_key(|key| {
-            std::future::ready(Ok(self.insert_new(key, record, weight, now)))
-        })
-        .await
+        self.create_now(record, now)
     }
 
     async fn save(
@@ -277,54 +276,11 @@ impl SessionStore for MemoryStore {
         expected: &Version,
         now: OffsetDateTime,
     ) -> Result<SaveOutcome, StoreError> {
-        let Some(slot) = self.find(key) else {
-            tracing::debug!(session = %key::log_tag(key), "session not saved: gone");
-            return Ok(SaveOutcome::Gone);
-        };
-        let mut entry = slot.lock();
-        if entry.removed || slot.is_evicted() {
-            return Ok(SaveOutcome::Gone);
-        }
-        if entry.expires_at() <= now {
-            // Expired means gone for good: nothing may revive it, so reclaim it now.
-            entry.remove();
-            drop(entry);
-            self.drop_removed(&slot);
-            return Ok(SaveOutcome::Gone);
-        }
-        if entry.version().as_bytes() != expected.as_bytes() {
-            tracing::debug!(session = %key::log_tag(key), "session not saved: conflict");
-            return Ok(SaveOutcome::Conflict);
-        }
-        // Compare and set under the slot's lock: no other write to this
-        // session runs between the version check and the update. `clone_from`
-        // reuses the old dict's allocations.
-        entry.data.clone_from(&record.data);
-        slot.set_expiry(&mut entry, record.expires_at);
-        entry.version = next_version();
-        let version = entry.version();
-        let reweigh = slot.reweigh(weigh(&record.data));
-        let was_authenticated = slot.is_authenticated();
-        let authenticated = is_authenticated(&record.data);
-        // Still under the lock, so a concurrent delete (which takes it first)
-        // cannot have its removal undone by these moves.
-        if authenticated != was_authenticated {
-            // Into the new pool first, then out of the old: `find` relies on
-            // that order.
-            slot.authenticated.store(authenticated, Ordering::Relaxed);
-            self.pool(authenticated)
-                .insert_moved(&slot, unix_micros(now));
-            if !self.pool(was_authenticated).remove(&slot) {
-                // The old pool evicted it while it moved: it lives in the new one.
-                slot.evicted.store(false, Ordering::Relaxed);
-            }
-        } else if reweigh {
-            self.pool(authenticated).recharge(&slot, unix_micros(now));
-        }
-        Ok(SaveOutcome::Saved(Saved {
-            cookie_value: key.to_owned(),
-            version,
-        }))
+        self.save_now(key, record, expected, now)
+    }
+
+    fn immediate(&self) -> Option<&dyn ImmediateStore> {
+        Some(self)
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
@@ -393,5 +349,84 @@ impl SessionStore for MemoryStore {
         // Same version: a touch must not make a concurrent save stale.
         slot.set_expiry(&mut entry, expires_at);
         Ok(true)
+    }
+}
+
+/// Every call is a lock of one shard and of one slot: nothing waits.
+impl ImmediateStore for MemoryStore {
+    fn load_now(&self, key: &str, now: OffsetDateTime) -> Result<Option<Loaded>, StoreError> {
+        let Some(slot) = self.find(key) else {
+            return Ok(None);
+        };
+        let entry = slot.lock();
+        if !entry.is_live(now) {
+            return Ok(None);
+        }
+        Ok(Some(Loaded {
+            record: Record::new(entry.data.clone(), entry.expires_at()),
+            version: entry.version(),
+        }))
+    }
+
+    fn create_now(&self, record: &Record, now: OffsetDateTime) -> Result<Saved, StoreError> {
+        let weight = weigh(&record.data);
+        engine::with_fresh_key_now(|key| self.insert_new(key, record, weight, now))
+    }
+
+    fn save_now(
+        &self,
+        key: &str,
+        record: &Record,
+        expected: &Version,
+        now: OffsetDateTime,
+    ) -> Result<SaveOutcome, StoreError> {
+        let Some(slot) = self.find(key) else {
+            tracing::debug!(session = %key::log_tag(key), "session not saved: gone");
+            return Ok(SaveOutcome::Gone);
+        };
+        let mut entry = slot.lock();
+        if entry.removed || slot.is_evicted() {
+            return Ok(SaveOutcome::Gone);
+        }
+        if entry.expires_at() <= now {
+            // Expired means gone for good: nothing may revive it, so reclaim it now.
+            entry.remove();
+            drop(entry);
+            self.drop_removed(&slot);
+            return Ok(SaveOutcome::Gone);
+        }
+        if entry.version().as_bytes() != expected.as_bytes() {
+            tracing::debug!(session = %key::log_tag(key), "session not saved: conflict");
+            return Ok(SaveOutcome::Conflict);
+        }
+        // Compare and set under the slot's lock: no other write to this
+        // session runs between the version check and the update. `clone_from`
+        // reuses the old dict's allocations.
+        entry.data.clone_from(&record.data);
+        slot.set_expiry(&mut entry, record.expires_at);
+        entry.version = next_version();
+        let version = entry.version();
+        let reweigh = slot.reweigh(weigh(&record.data));
+        let was_authenticated = slot.is_authenticated();
+        let authenticated = is_authenticated(&record.data);
+        // Still under the lock, so a concurrent delete (which takes it first)
+        // cannot have its removal undone by these moves.
+        if authenticated != was_authenticated {
+            // Into the new pool first, then out of the old: `find` relies on
+            // that order.
+            slot.authenticated.store(authenticated, Ordering::Relaxed);
+            self.pool(authenticated)
+                .insert_moved(&slot, unix_micros(now));
+            if !self.pool(was_authenticated).remove(&slot) {
+                // The old pool evicted it while it moved: it lives in the new one.
+                slot.evicted.store(false, Ordering::Relaxed);
+            }
+        } else if reweigh {
+            self.pool(authenticated).recharge(&slot, unix_micros(now));
+        }
+        Ok(SaveOutcome::Saved(Saved {
+            cookie_value: key.to_owned(),
+            version,
+        }))
     }
 }

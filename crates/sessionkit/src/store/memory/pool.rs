@@ -13,11 +13,12 @@
 //! Lock order: a slot's lock may be held while a shard's is taken, never the
 //! reverse, so nothing here locks a slot.
 
-use std::borrow::Borrow;
-use std::collections::{HashSet, VecDeque};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::collections::VecDeque;
+use std::hash::BuildHasher;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use hashbrown::HashTable;
 
 use super::slot::Slot;
 
@@ -27,34 +28,31 @@ use super::slot::Slot;
 const MIN_SHARD_BYTES: u64 = 256 << 10;
 const MAX_SHARDS: u64 = 64;
 
-type Hasher64 = foldhash::fast::RandomState;
+/// The hasher of both pools of a store: a slot's key is hashed once, when
+/// the slot is made, and a session moving between pools keeps its hash.
+pub(super) type Hasher64 = foldhash::fast::RandomState;
 
-/// A slot in a shard's set, hashed and compared by its session key, so the
-/// key is stored once (in the slot) and looked up by `&str`.
-struct ByKey(Arc<Slot>);
-
-impl Borrow<str> for ByKey {
-    fn borrow(&self) -> &str {
-        &self.0.key
-    }
+/// A session key with its hash, computed once per store call.
+#[derive(Clone, Copy)]
+pub(super) struct Hashed<'a> {
+    pub(super) key: &'a str,
+    pub(super) hash: u64,
 }
 
-impl Hash for ByKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.key.hash(state);
+impl<'a> Hashed<'a> {
+    pub(super) fn new(hasher: &Hasher64, key: &'a str) -> Self {
+        Self {
+            key,
+            hash: hasher.hash_one(key),
+        }
     }
 }
-
-impl PartialEq for ByKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.key == other.0.key
-    }
-}
-
-impl Eq for ByKey {}
 
 struct Shard {
-    slots: HashSet<ByKey, Hasher64>,
+    /// The slots, found by their stored hash: by key for a lookup, by
+    /// identity when the pool lets a slot go, which then reads neither the
+    /// key nor a hash of it (an evicted slot is cold in the cache).
+    slots: HashTable<Arc<Slot>>,
     /// Every slot the shard took, oldest first, including some it has let go
     /// since (skipped when reached, compacted when they pile up).
     queue: VecDeque<Arc<Slot>>,
@@ -63,11 +61,15 @@ struct Shard {
 }
 
 impl Shard {
+    fn find(&self, key: Hashed<'_>) -> Option<&Arc<Slot>> {
+        self.slots.find(key.hash, |held| held.key == key.key)
+    }
+
     /// Whether this very slot (not only its key) is in the shard.
     fn holds(&self, slot: &Arc<Slot>) -> bool {
         self.slots
-            .get(slot.key.as_str())
-            .is_some_and(|held| Arc::ptr_eq(&held.0, slot))
+            .find(slot.hash, |held| Arc::ptr_eq(held, slot))
+            .is_some()
     }
 
     /// Evicts until the shard fits `budget`. Expired slots (by `now`, Unix
@@ -100,11 +102,13 @@ impl Shard {
     }
 
     /// Drops `slot` from the set and its weight from the total.
-    // A slot is hashed by its key, which never changes; the lock and atomics
-    // beside it are what clippy sees.
-    #[allow(clippy::mutable_key_type)]
-    fn take(&mut self, slot: &Slot) {
-        self.slots.remove(slot.key.as_str());
+    fn take(&mut self, slot: &Arc<Slot>) {
+        if let Ok(held) = self
+            .slots
+            .find_entry(slot.hash, |held| Arc::ptr_eq(held, slot))
+        {
+            held.remove();
+        }
         self.bytes = self
             .bytes
             .saturating_sub(u64::from(slot.charged.load(Ordering::Relaxed)));
@@ -114,8 +118,8 @@ impl Shard {
             let slots = &self.slots;
             self.queue.retain(|queued| {
                 slots
-                    .get(queued.key.as_str())
-                    .is_some_and(|held| Arc::ptr_eq(&held.0, queued))
+                    .find(queued.hash, |held| Arc::ptr_eq(held, queued))
+                    .is_some()
             });
         }
     }
@@ -124,7 +128,6 @@ impl Shard {
 /// Sessions of one kind (anonymous or logged-in) under one byte budget.
 pub(super) struct Pool {
     shards: Box<[Mutex<Shard>]>,
-    hasher: Hasher64,
     /// The budget, as asked.
     max_bytes: u64,
     /// Each shard's share of the budget.
@@ -142,11 +145,10 @@ impl Pool {
         // holds (to a point): growing the tables while full of churning
         // sessions rehashes them again and again.
         let per_shard = usize::try_from((max_bytes / 512 / count).min(1 << 14)).unwrap_or(1 << 14);
-        let hasher = Hasher64::default();
         let shards = (0..count)
             .map(|_| {
                 Mutex::new(Shard {
-                    slots: HashSet::with_capacity_and_hasher(per_shard, hasher.clone()),
+                    slots: HashTable::with_capacity(per_shard),
                     queue: VecDeque::with_capacity(per_shard),
                     bytes: 0,
                 })
@@ -154,7 +156,6 @@ impl Pool {
             .collect();
         Self {
             shards,
-            hasher,
             max_bytes,
             shard_budget: max_bytes / count,
             authenticated,
@@ -166,12 +167,11 @@ impl Pool {
         self.max_bytes
     }
 
-    fn shard(&self, key: &str) -> MutexGuard<'_, Shard> {
-        let hash = self.hasher.hash_one(key);
-        // Middle bits: the set inside the shard hashes with the same hasher
-        // and uses the low bits for its bucket and the top seven as each
-        // bucket's tag; taking either here would leave its keys alike there
-        // (tags alike make every probe compare whole keys).
+    fn shard(&self, hash: u64) -> MutexGuard<'_, Shard> {
+        // Middle bits: the set inside the shard uses the low bits for its
+        // bucket and the top seven as each bucket's tag; taking either here
+        // would leave its keys alike there (tags alike make every probe
+        // compare whole keys).
         let index = (hash >> 32) as usize & (self.shards.len() - 1);
         // Every change under a shard's lock keeps the shard consistent at
         // each step, so a poisoned lock is still usable.
@@ -179,8 +179,8 @@ impl Pool {
     }
 
     /// `key`'s slot, marked as used.
-    pub(super) fn get(&self, key: &str) -> Option<Arc<Slot>> {
-        let slot = self.shard(key).slots.get(key).map(|held| held.0.clone())?;
+    pub(super) fn get(&self, key: Hashed<'_>) -> Option<Arc<Slot>> {
+        let slot = self.shard(key.hash).find(key).cloned()?;
         if !slot.referenced.load(Ordering::Relaxed) {
             slot.referenced.store(true, Ordering::Relaxed);
         }
@@ -188,16 +188,16 @@ impl Pool {
     }
 
     /// Whether a slot holds `key`.
-    pub(super) fn contains(&self, key: &str) -> bool {
-        self.shard(key).slots.contains(key)
+    pub(super) fn contains(&self, key: Hashed<'_>) -> bool {
+        self.shard(key.hash).find(key).is_some()
     }
 
     /// Puts `slot` in the pool unless its key is taken; returns whether it
     /// did. Makes room by `now` (Unix µs), never evicting `slot` itself
     /// unless it alone is over the shard's budget.
     pub(super) fn insert_new(&self, slot: &Arc<Slot>, now: i64) -> bool {
-        let mut shard = self.shard(&slot.key);
-        if shard.slots.contains(slot.key.as_str()) {
+        let mut shard = self.shard(slot.hash);
+        if shard.find(slot.hashed()).is_some() {
             return false;
         }
         self.put(&mut shard, slot, now);
@@ -206,12 +206,8 @@ impl Pool {
 
     /// Puts `slot` (moving in from the other pool) in the pool.
     pub(super) fn insert_moved(&self, slot: &Arc<Slot>, now: i64) {
-        let mut shard = self.shard(&slot.key);
-        if let Some(old) = shard
-            .slots
-            .get(slot.key.as_str())
-            .map(|held| held.0.clone())
-        {
+        let mut shard = self.shard(slot.hash);
+        if let Some(old) = shard.find(slot.hashed()).cloned() {
             shard.take(&old);
         }
         self.put(&mut shard, slot, now);
@@ -221,14 +217,16 @@ impl Pool {
         let weight = slot.weight.load(Ordering::Relaxed);
         slot.charged.store(weight, Ordering::Relaxed);
         shard.bytes += u64::from(weight);
-        shard.slots.insert(ByKey(slot.clone()));
+        shard
+            .slots
+            .insert_unique(slot.hash, slot.clone(), |held| held.hash);
         shard.queue.push_back(slot.clone());
         shard.make_room(self.shard_budget, now, self.authenticated);
     }
 
     /// Takes `slot` out of the pool; returns whether the pool held it.
     pub(super) fn remove(&self, slot: &Arc<Slot>) -> bool {
-        let mut shard = self.shard(&slot.key);
+        let mut shard = self.shard(slot.hash);
         let held = shard.holds(slot);
         if held {
             shard.take(slot);
@@ -239,7 +237,7 @@ impl Pool {
     /// Charges `slot`'s current weight instead of the one it was charged
     /// for, making room by `now` (Unix µs) if it grew.
     pub(super) fn recharge(&self, slot: &Arc<Slot>, now: i64) {
-        let mut shard = self.shard(&slot.key);
+        let mut shard = self.shard(slot.hash);
         if !shard.holds(slot) {
             return;
         }
@@ -259,8 +257,8 @@ impl Pool {
                 shard
                     .slots
                     .iter()
-                    .filter(|held| held.0.expired_by(now))
-                    .map(|held| held.0.clone()),
+                    .filter(|held| held.expired_by(now))
+                    .cloned(),
             );
         }
         found

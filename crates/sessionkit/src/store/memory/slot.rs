@@ -6,6 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use time::OffsetDateTime;
 
+use super::pool::Hashed;
 use crate::store::{SessionMap, Version};
 
 /// Versions come from one process-wide counter, so a version is never valid
@@ -26,6 +27,8 @@ pub(super) fn unix_micros(at: OffsetDateTime) -> i64 {
 pub(super) struct Slot {
     /// The session key, stored once: the pool's set is keyed by it.
     pub(super) key: String,
+    /// The key's hash by the store's hasher, computed once.
+    pub(super) hash: u64,
     entry: Mutex<Entry>,
     /// A copy of the entry's expiry (Unix µs), for the pool, which must not
     /// lock a slot. Changed only under the slot's lock.
@@ -64,7 +67,7 @@ impl Entry {
     }
 
     pub(super) fn version(&self) -> Version {
-        Version::new(self.version.to_be_bytes())
+        Version::copied(&self.version.to_be_bytes())
     }
 
     /// Marks the entry removed and lets its data go at once: a removed slot
@@ -79,6 +82,7 @@ impl Entry {
 impl Slot {
     pub(super) fn new(
         key: String,
+        hash: u64,
         data: SessionMap,
         expires_at: OffsetDateTime,
         weight: u32,
@@ -87,6 +91,7 @@ impl Slot {
     ) -> Self {
         Self {
             key,
+            hash,
             entry: Mutex::new(Entry {
                 data,
                 expires_at,
@@ -99,6 +104,14 @@ impl Slot {
             authenticated: AtomicBool::new(authenticated),
             evicted: AtomicBool::new(false),
             referenced: AtomicBool::new(false),
+        }
+    }
+
+    /// The key with its hash, for the pools.
+    pub(super) fn hashed(&self) -> Hashed<'_> {
+        Hashed {
+            key: &self.key,
+            hash: self.hash,
         }
     }
 

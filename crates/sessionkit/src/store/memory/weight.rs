@@ -24,9 +24,12 @@ const ENTRY_BYTES: usize = std::mem::size_of::<String>() + 16;
 pub(super) fn weigh(data: &SessionMap) -> u32 {
     let mut total = SLOT_BYTES + object_bytes(data);
     // Nested containers are walked with a heap stack, not recursion: the
-    // walk needs no thread stack however deep the value is.
-    let mut pending: Vec<&Value> = data.values().collect();
-    while let Some(value) = pending.pop() {
+    // walk needs no thread stack however deep the value is. Only values
+    // inside containers wait there, so a flat session (the usual one,
+    // weighed on every save) allocates nothing.
+    let mut pending: Vec<&Value> = Vec::new();
+    let mut values = data.values();
+    while let Some(value) = values.next().or_else(|| pending.pop()) {
         total = total.saturating_add(VALUE_BYTES);
         match value {
             Value::String(s) => total = total.saturating_add(s.len()),
