@@ -22,8 +22,7 @@ pub(super) async fn finish<B>(
     had_cookie: bool,
     mut res: ServiceResponse<B>,
 ) -> ServiceResponse<EitherBody<B>> {
-    let status = res.status();
-    match settle(session, had_cookie, status, res.headers_mut()).await {
+    match settle(session, had_cookie, res.status(), res.headers_mut()).await {
         None => res.map_into_left_body(),
         Some(replacement) => res.into_response(replacement).map_into_right_body(),
     }
@@ -43,7 +42,9 @@ pub(super) async fn finish_error(session: &Session, had_cookie: bool, e: Error) 
 }
 
 /// Runs the core's `finish` for `status` and applies a `Keep` to `headers`;
-/// a `Replace` comes back as the response to send instead.
+/// a `Replace` comes back as the response to send instead. An engine that
+/// answers at once is finished without a future; only one that has to wait
+/// gets a boxed one.
 async fn settle(
     session: &Session,
     had_cookie: bool,
@@ -54,13 +55,20 @@ async fn settle(
     // anything else is treated as a server error: nothing is saved.
     let status = http::StatusCode::from_u16(status.as_u16())
         .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    match session.finish(had_cookie, status).await {
+    let outcome = match session.finish_now(had_cookie, status) {
+        Some(outcome) => outcome,
+        None => Box::pin(session.finish(had_cookie, status)).await,
+    };
+    match outcome {
         Outcome::Replace(replacement) => Some(replace(replacement)),
         Outcome::Keep { set_cookie, vary } => {
             if let Some(h) = set_cookie.and_then(header) {
                 headers.append(SET_COOKIE, h);
             }
-            if vary {
+            if vary && !headers.contains_key(VARY) {
+                // The usual case: nothing to merge with, nothing to allocate.
+                headers.insert(VARY, HeaderValue::from_static("Cookie"));
+            } else if vary {
                 let existing = headers.get_all(VARY).map(|v| v.as_bytes());
                 // Bytes from valid header values joined by ", " are valid
                 // again; should that fail, the handler's Vary stays as is.

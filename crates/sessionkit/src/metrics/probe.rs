@@ -99,6 +99,28 @@ impl Probe {
         result
     }
 
+    /// [`store_call`](Self::store_call) for a call that answers at once
+    /// ([`ImmediateStore`](crate::store::ImmediateStore)): the same span and
+    /// measurements, no future.
+    pub(crate) fn store_call_now<T>(
+        &self,
+        what: &'static str,
+        call: impl FnOnce() -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let Some(op) = Op::from_what(what) else {
+            return call();
+        };
+        let span = tracing::debug_span!("sessionkit.store", op = op.name(), engine = self.engine);
+        let _entered = span.enter();
+        #[cfg(feature = "metrics")]
+        let started = std::time::Instant::now();
+        let result = call();
+        #[cfg(feature = "metrics")]
+        self.keys
+            .store_call(op, started.elapsed(), result.as_ref().err().map(Kind::of));
+        result
+    }
+
     /// A store call that outlived its deadline `after`.
     pub(crate) fn timed_out(&self, what: &'static str, after: Duration) {
         #[cfg(feature = "metrics")]

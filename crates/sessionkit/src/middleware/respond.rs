@@ -11,9 +11,15 @@ use crate::session::{Outcome, Replacement, Session};
 pub(super) async fn finish<B: From<String>>(
     session: &Session,
     had_cookie: bool,
-    mut res: Response<B>,
+    res: Response<B>,
 ) -> Response<B> {
-    match session.finish(had_cookie, res.status()).await {
+    let outcome = session.finish(had_cookie, res.status()).await;
+    apply(outcome, res)
+}
+
+/// The handler's response `res` as `outcome` has it.
+pub(super) fn apply<B: From<String>>(outcome: Outcome, mut res: Response<B>) -> Response<B> {
+    match outcome {
         Outcome::Replace(replacement) => replace(replacement),
         Outcome::Keep { set_cookie, vary } => {
             if let Some(h) = set_cookie.and_then(header) {

@@ -50,6 +50,14 @@ impl Replacement {
     }
 }
 
+/// What the flags decide before any save.
+pub(super) enum Plan {
+    /// The outcome is known: no save.
+    Done(Outcome),
+    /// Save (or touch) the session; `vary` when it was accessed.
+    Save { vary: bool },
+}
+
 impl Session {
     /// Django's `process_response` for a response with `status`, `had_cookie`
     /// telling whether the request carried the session cookie at all.
@@ -68,70 +76,113 @@ impl Session {
         // `flush` deletes at once. If that fails the session still exists, so
         // the response must not claim success (a logout that did not happen):
         // Django's `flush` raises, the user gets an error, the cookie is not
-        // touched and a retry can finish the job.
-        if self.delete_flushed().await.is_err() {
+        // touched and a retry can finish the job. Cold paths are boxed where
+        // they are taken, so that this future stays small.
+        if self.has_flushed() && Box::pin(self.delete_flushed()).await.is_err() {
             return Outcome::Replace(Replacement::new(
                 store_down,
                 "the session store is unavailable; the session was not ended, retry",
             ));
         }
-        if self.state().load_failed {
-            return Outcome::Replace(Replacement::new(
-                store_down,
-                "the session store is unavailable",
-            ));
-        }
-        let (accessed, modified, empty) = self.flags();
-        let mut vary = accessed;
-        let mut cookie = None;
-        if had_cookie && empty {
-            cookie = Some(delete_cookie(config));
-            vary = true;
-        } else if (modified || config.save_every_request) && !empty && status.as_u16() < 500 {
-            // Django's getters load the session before the expiry is computed.
-            if let Err(e) = self.load().await {
-                return store_failed(store_down, &e);
-            }
-            let now = config.now();
-            let max_age = self.cookie_max_age(now);
-            let touch = match config.effective_touch_threshold() {
-                Some(threshold) => match self.touch_if_due(threshold, now).await {
-                    Ok(touch) => touch,
-                    Err(e) => return store_failed(store_down, &e),
-                },
-                None => Touch::Save,
-            };
-            let saved = match touch {
-                Touch::NotDue => Ok(None),
-                Touch::Touched(value) => Ok(Some(value)),
-                Touch::Save => self.persist(now).await.map(Some),
-            };
-            match saved {
-                Ok(Some(value)) => {
-                    cookie = Some(set_cookie(config, &value, max_age, now));
-                    vary = true;
+        let outcome = match self.plan(had_cookie, status) {
+            Plan::Done(outcome) => outcome,
+            Plan::Save { vary } => {
+                // Django's getters load the session before the expiry is computed.
+                if let Err(e) = self.load().await {
+                    return store_failed(store_down, &e);
                 }
-                Ok(None) => {}
-                // A key cycled away stays: its data was not moved anywhere.
-                Err(e) => {
-                    self.inner.shared.probe.save_failed(&e);
-                    return Outcome::Replace(failed(store_down, e));
-                }
+                let now = config.now();
+                let max_age = self.cookie_max_age(now);
+                let touch = match config.effective_touch_threshold() {
+                    Some(threshold) => match Box::pin(self.touch_if_due(threshold, now)).await {
+                        Ok(touch) => touch,
+                        Err(e) => return store_failed(store_down, &e),
+                    },
+                    None => Touch::Save,
+                };
+                let saved = match touch {
+                    Touch::NotDue => Ok(None),
+                    Touch::Touched(value) => Ok(Some(value)),
+                    Touch::Save => self.persist(now).await.map(Some),
+                };
+                self.respond(saved, max_age, now, vary)
             }
+        };
+        if let Outcome::Replace(_) = outcome {
+            // A key cycled away stays: its data was not moved anywhere.
+            return outcome;
         }
         // Not saved (a 5xx): a key cycled away goes all the same, as in Django.
-        self.delete_cycled_unsaved().await;
-        crate::user_sessions::hook::finished(self).await;
-        Outcome::Keep {
-            set_cookie: cookie,
-            vary,
+        if self.has_cycled() {
+            Box::pin(self.delete_cycled_unsaved()).await;
+        }
+        if self.inner.shared.user_sessions.is_some() {
+            Box::pin(crate::user_sessions::hook::finished(self)).await;
+        }
+        outcome
+    }
+
+    /// Django's decisions from the flags captured before any save: a load
+    /// that failed replaces the response, an emptied session deletes the
+    /// cookie, a modified one (or every one, with save-every-request) is
+    /// saved unless the response is a 5xx.
+    pub(super) fn plan(&self, had_cookie: bool, status: StatusCode) -> Plan {
+        let config = self.config();
+        if self.state().load_failed {
+            return Plan::Done(Outcome::Replace(Replacement::new(
+                config.load_error_status,
+                "the session store is unavailable",
+            )));
+        }
+        let (accessed, modified, empty) = self.flags();
+        if had_cookie && empty {
+            return Plan::Done(Outcome::Keep {
+                set_cookie: Some(delete_cookie(config)),
+                vary: true,
+            });
+        }
+        if (modified || config.save_every_request) && !empty && status.as_u16() < 500 {
+            return Plan::Save { vary: accessed };
+        }
+        Plan::Done(Outcome::Keep {
+            set_cookie: None,
+            vary: accessed,
+        })
+    }
+
+    /// The response for a save's result: the cookie with the value written
+    /// (`None`: nothing was due), or the failure's replacement.
+    pub(super) fn respond(
+        &self,
+        saved: Result<Option<String>, PersistError>,
+        max_age: Option<i64>,
+        now: time::OffsetDateTime,
+        vary: bool,
+    ) -> Outcome {
+        let config = self.config();
+        match saved {
+            Ok(Some(value)) => Outcome::Keep {
+                set_cookie: Some(set_cookie(config, &value, max_age, now)),
+                vary: true,
+            },
+            Ok(None) => Outcome::Keep {
+                set_cookie: None,
+                vary,
+            },
+            Err(e) => {
+                self.inner.shared.probe.save_failed(&e);
+                Outcome::Replace(failed(config.load_error_status, e))
+            }
         }
     }
 }
 
 /// A store call before the save failed: the response says the store is
 /// down, and the error is logged (the client never sees its detail).
-fn store_failed(store_down: StatusCode, e: &(dyn std::error::Error + 'static)) -> Outcome {
+pub(super) fn store_failed(
+    store_down: StatusCode,
+    e: &(dyn std::error::Error + 'static),
+) -> Outcome {
     tracing::error!(error = %chain(e), "session store failed; response replaced");
     Outcome::Replace(Replacement::new(
         store_down,

@@ -10,6 +10,7 @@
 mod changes;
 mod deadline;
 mod finish;
+mod immediate;
 mod locks;
 mod persist;
 mod retire;
@@ -145,9 +146,12 @@ impl Session {
     /// [`SessionError::Load`] when the store fails: never a silent empty session,
     /// which would log the user out on a blip.
     pub async fn load(&self) -> Result<(), SessionError> {
+        if let Some(done) = self.load_now() {
+            return done;
+        }
         self.load_record().await?;
         if self.inner.shared.user_sessions.is_some() {
-            self.check_index().await?;
+            Box::pin(self.check_index()).await?;
         }
         Ok(())
     }
@@ -157,31 +161,51 @@ impl Session {
         if self.state().stage.is_loaded() {
             return Ok(());
         }
-        let _once = self.inner.load_lock.lock().await;
-        let key = {
-            let mut st = self.state();
-            if st.stage.is_loaded() {
-                return Ok(());
-            }
-            match st.key.clone() {
-                Some(k) => k,
-                None => {
-                    st.stage = Stage::Loaded { version: None };
-                    st.data.get_or_insert_with(SessionMap::new);
-                    return Ok(());
-                }
-            }
+        // Uncontended on nearly every request: taken without a wait queue.
+        let _once = match self.inner.load_lock.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => self.inner.load_lock.lock().await,
+        };
+        let Some(key) = Self::key_to_load(&mut self.state()) else {
+            return Ok(());
         };
         let shared = &self.inner.shared;
         let load = shared.store.load(&key, shared.config.now());
-        let loaded = self.bounded("load", load).await.map_err(|e| {
-            tracing::error!(session = %log_tag(&key), error = %crate::error::chain(&e), "could not load the session");
-            // The layer answers the configured status for this request,
-            // however the handler maps the error.
-            self.state().load_failed = true;
-            SessionError::Load(e)
-        })?;
-        let mut st = self.state();
+        let loaded = self
+            .bounded("load", load)
+            .await
+            .map_err(|e| self.load_failed(&key, e))?;
+        Self::loaded(&mut self.state(), loaded);
+        Ok(())
+    }
+
+    /// The key a load must look up; `None` when there is nothing to load
+    /// (loaded already, or no key: then the session is marked loaded, empty).
+    fn key_to_load(st: &mut State) -> Option<String> {
+        if st.stage.is_loaded() {
+            return None;
+        }
+        match st.key.clone() {
+            Some(k) => Some(k),
+            None => {
+                st.stage = Stage::Loaded { version: None };
+                st.data.get_or_insert_with(SessionMap::new);
+                None
+            }
+        }
+    }
+
+    /// A load of `key` failed with `e`: logged, remembered, returned.
+    fn load_failed(&self, key: &str, e: crate::error::StoreError) -> SessionError {
+        tracing::error!(session = %log_tag(key), error = %crate::error::chain(&e), "could not load the session");
+        // The layer answers the configured status for this request,
+        // however the handler maps the error.
+        self.state().load_failed = true;
+        SessionError::Load(e)
+    }
+
+    /// Takes in what the store found for the request's key.
+    fn loaded(st: &mut State, loaded: Option<crate::store::Loaded>) {
         let (mut data, version) = match loaded {
             Some(l) => {
                 // An unusable stored value the engine wants re-issued (a bad
@@ -205,7 +229,6 @@ impl Session {
         }
         st.data = Some(data);
         st.stage = Stage::Loaded { version };
-        Ok(())
     }
 
     /// Runs `f` on the state, marking the session accessed (Django's

@@ -23,6 +23,16 @@ use super::state::{Cycled, Stage};
 use super::{PersistError, Session};
 
 impl Session {
+    /// Whether `flush` left keys to delete.
+    pub(crate) fn has_flushed(&self) -> bool {
+        !self.state().flushed.is_empty()
+    }
+
+    /// Whether `cycle_key` left a key that no save has retired yet.
+    pub(crate) fn has_cycled(&self) -> bool {
+        self.state().cycled.is_some()
+    }
+
     /// Deletes the keys `flush` ended. Runs before anything else is written,
     /// as Django's `flush` deletes at once.
     ///

@@ -9,7 +9,6 @@ use tower_service::Service;
 use crate::cookie::cookie_value;
 use crate::session::{Session, Shared};
 
-use super::super::respond::finish;
 use super::ResponseFuture;
 
 /// The service made by [`SessionLayer`](super::SessionLayer).
@@ -28,12 +27,11 @@ impl<S> SessionService<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    S::Future: Send + 'static,
     ResBody: From<String> + Send + 'static,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<ResBody, S::Error>;
+    type Future = ResponseFuture<S::Future, ResBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -47,10 +45,6 @@ where
         req.extensions_mut().insert(session.clone());
         // The inner future owns everything it needs, so the ready service is
         // called directly: no clone of `inner` per request.
-        let fut = self.inner.call(req);
-        ResponseFuture::new(Box::pin(async move {
-            let res = fut.await?;
-            Ok(finish(&session, had_cookie, res).await)
-        }))
+        ResponseFuture::new(self.inner.call(req), session, had_cookie)
     }
 }
