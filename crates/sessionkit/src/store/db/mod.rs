@@ -261,4 +261,8 @@ impl SessionStore for DbStore {
     fn engine_name(&self) -> &'static str {
         self.shared.database
     }
+    /// Every call is a round trip to the database.
+    fn immediate(&self) -> Option<&dyn crate::store::ImmediateStore> {
+        None
+    }
 }
