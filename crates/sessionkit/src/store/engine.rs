@@ -3,6 +3,14 @@
 //! record that loads as an empty session, and the signing keys a store takes
 //! from the layer it serves.
 
+#[cfg(any(
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "mysql",
+    feature = "file",
+    feature = "redis",
+    feature = "memcached"
+))]
 use std::future::Future;
 use std::sync::OnceLock;
 
@@ -33,7 +41,9 @@ pub(crate) struct NoFreeKey {
     feature = "sqlite",
     feature = "postgres",
     feature = "mysql",
-    feature = "file"
+    feature = "file",
+    feature = "redis",
+    feature = "memcached"
 ))]
 pub(crate) async fn with_fresh_key<T, F, Fut>(mut try_key: F) -> Result<T, StoreError>
 where
