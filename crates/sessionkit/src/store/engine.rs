@@ -3,15 +3,6 @@
 //! record that loads as an empty session, and the signing keys a store takes
 //! from the layer it serves.
 
-#[cfg(any(
-    feature = "sqlite",
-    feature = "postgres",
-    feature = "mysql",
-    feature = "file",
-    feature = "redis",
-    feature = "memcached"
-))]
-use std::future::Future;
 use std::sync::OnceLock;
 
 use time::{Duration, OffsetDateTime};
@@ -48,7 +39,7 @@ pub(crate) struct NoFreeKey {
 pub(crate) async fn with_fresh_key<T, F, Fut>(mut try_key: F) -> Result<T, StoreError>
 where
     F: FnMut(String) -> Fut,
-    Fut: Future<Output = Result<Option<T>, StoreError>>,
+    Fut: std::future::Future<Output = Result<Option<T>, StoreError>>,
 {
     for _ in 0..CREATE_ATTEMPTS {
         let key = key::generate_key();
