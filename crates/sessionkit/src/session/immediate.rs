@@ -13,7 +13,7 @@ use http::StatusCode;
 use time::OffsetDateTime;
 
 use crate::error::SessionError;
-use crate::store::ImmediateStore;
+use crate::store::{ImmediateStore, Record, Saved, Version};
 
 use super::finish::{store_failed, Outcome, Plan};
 use super::persist::{PersistError, Plan as Save};
@@ -36,11 +36,13 @@ impl Session {
         // The state lock is held through the call, as the async path holds
         // its load lock: clones of the session load once.
         let mut st = self.state();
-        if st.stage.is_loaded() || st.key.is_none() {
-            Self::key_to_load(&mut st);
+        if st.stage.is_loaded() {
             return Some(Ok(()));
         }
-        let key = st.key.as_deref().unwrap_or_default();
+        let Some(key) = st.key.as_deref() else {
+            Self::key_to_load(&mut st);
+            return Some(Ok(()));
+        };
         let loaded = shared
             .probe
             .store_call_now("load", || store.load_now(key, shared.config.now()));
@@ -118,30 +120,32 @@ impl Session {
             false => None,
         };
         let mut record = self.record(data, now);
-        let mut result = Err(PersistError::RetriesExhausted);
+        let result = self.update_now(store, &key, &mut record, &mut version, now);
+        Some(self.updated(record, result))
+    }
+
+    /// The async path's `update`, with the engine's synchronous calls (the
+    /// caller holds the save lock).
+    fn update_now(
+        &self,
+        store: &dyn ImmediateStore,
+        key: &str,
+        record: &mut Record,
+        version: &mut Version,
+        now: OffsetDateTime,
+    ) -> Result<Saved, PersistError> {
+        let shared = &self.inner.shared;
+        let probe = &shared.probe;
         for attempt in 0..=shared.config.max_save_retries {
             probe.save_attempt(attempt);
             let outcome =
-                probe.store_call_now("save", || store.save_now(&key, &record, &version, now));
-            match outcome
-                .map_err(PersistError::from)
-                .and_then(|outcome| self.settle(&key, outcome, attempt))
-            {
-                Ok(Some(saved)) => result = Ok(saved),
-                Ok(None) => {
-                    let fresh = probe.store_call_now("load", || store.load_now(&key, now));
-                    match fresh
-                        .map_err(PersistError::from)
-                        .and_then(|fresh| self.rebase(&mut record, &mut version, fresh, now))
-                    {
-                        Ok(()) => continue,
-                        Err(e) => result = Err(e),
-                    }
-                }
-                Err(e) => result = Err(e),
+                probe.store_call_now("save", || store.save_now(key, record, version, now))?;
+            if let Some(saved) = self.settle(key, outcome, attempt)? {
+                return Ok(saved);
             }
-            break;
+            let fresh = probe.store_call_now("load", || store.load_now(key, now))?;
+            self.rebase(record, version, fresh, now)?;
         }
-        Some(self.updated(record, result))
+        Err(PersistError::RetriesExhausted)
     }
 }
