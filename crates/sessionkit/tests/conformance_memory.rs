@@ -264,6 +264,58 @@ async fn a_tiny_budget_still_holds_a_session() {
     assert!(loads(&store, &key).await);
 }
 
+/// Under churn a new session takes over an evicted one's memory: each live
+/// session must still load exactly its own dict (none of the old one's
+/// entries, small dicts and large ones alike), at its own expiry, with a
+/// version no other session ever had; an evicted key stays gone.
+#[tokio::test]
+async fn churn_reuses_evicted_sessions_without_mixing_them() {
+    // 64 KiB: one shard, a few dozen of these sessions at a time.
+    let store = MemoryStore::with_budgets(64 << 10, 64 << 10);
+    let mut created = Vec::new();
+    for i in 0u64..3_000 {
+        // Dicts of 1 to 40 entries, so some slots taken over held more
+        // entries than the new session has, some fewer, some many.
+        let width = (i * 7 % 40) + 1;
+        let data: serde_json::Map<String, Value> = (0..width)
+            .map(|j| (format!("k{}-{j}", i % 5), json!(i * 1_000 + j)))
+            .collect();
+        let expires_at = NOW + Duration::seconds(600 + i as i64);
+        let record = Record::new(data, expires_at);
+        let saved = store.create(&record, NOW).await.unwrap();
+        created.push((saved, record));
+    }
+    let mut versions = std::collections::HashSet::new();
+    let mut live = 0;
+    for (saved, record) in &created {
+        assert!(versions.insert(saved.version.as_bytes().to_vec()));
+        let Some(loaded) = store.load(&saved.cookie_value, NOW).await.unwrap() else {
+            continue;
+        };
+        live += 1;
+        assert_eq!(loaded.record.data, record.data, "{}", saved.cookie_value);
+        assert_eq!(loaded.record.expires_at, record.expires_at);
+        assert_eq!(loaded.version, saved.version);
+    }
+    assert!((10..300).contains(&live), "{live} live of 3000");
+    // The newest is live; an old session's version saves nothing on it, and
+    // the session evicted first is gone for good.
+    let (newest, record) = created.last().unwrap();
+    let (oldest, _) = &created[0];
+    let stale = store
+        .save(&newest.cookie_value, record, &oldest.version, NOW)
+        .await
+        .unwrap();
+    assert!(matches!(stale, SaveOutcome::Conflict), "{stale:?}");
+    let outcome = store
+        .save(&oldest.cookie_value, record, &oldest.version, NOW)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, SaveOutcome::Gone), "{outcome:?}");
+    assert!(!loads(&store, &oldest.cookie_value).await);
+    assert!(store.weighted_size() <= 64 << 10);
+}
+
 /// Under a full budget an expired session is evicted when the hand reaches
 /// it, even one used recently, while live sessions in use get another round:
 /// a flood of new sessions takes every expired one before any live one.

@@ -198,31 +198,47 @@ impl MemoryStore {
         now: OffsetDateTime,
     ) -> Result<Saved, String> {
         let authenticated = is_authenticated(&record.data);
-        let hash = Hashed::new(&self.pools.hasher, &key).hash;
+        let hashed = Hashed::new(&self.pools.hasher, &key);
         // The other pool cannot be locked with this one; a key there is as
         // taken (and with random keys, never there).
-        if self
-            .pool(!authenticated)
-            .contains(Hashed { key: &key, hash })
-        {
+        if self.pool(!authenticated).contains(hashed) {
             return Err(key);
         }
         let version = next_version();
-        let slot = Arc::new(Slot::new(
-            key,
-            hash,
-            record.data.clone(),
-            record.expires_at,
-            weight,
-            authenticated,
-            version,
-        ));
+        let make = |spare: Option<Arc<Slot>>| {
+            if let Some(mut spare) = spare {
+                if let Some(slot) = Arc::get_mut(&mut spare) {
+                    slot.renew(
+                        &key,
+                        hashed.hash,
+                        &record.data,
+                        record.expires_at,
+                        weight,
+                        authenticated,
+                        version,
+                    );
+                    return spare;
+                }
+            }
+            Arc::new(Slot::new(
+                key.clone(),
+                hashed.hash,
+                record.data.clone(),
+                record.expires_at,
+                weight,
+                authenticated,
+                version,
+            ))
+        };
         // Insert-if-absent under the shard's lock: never check-then-insert.
-        if !self.pool(authenticated).insert_new(&slot, unix_micros(now)) {
-            return Err(slot.key.clone());
+        if !self
+            .pool(authenticated)
+            .insert_new(hashed, weight, unix_micros(now), make)
+        {
+            return Err(key);
         }
         Ok(Saved {
-            cookie_value: slot.key.clone(),
+            cookie_value: key,
             version: Version::copied(&version.to_be_bytes()),
         })
     }

@@ -62,6 +62,12 @@ struct Shard {
 
 impl Shard {
     fn find(&self, key: Hashed<'_>) -> Option<&Arc<Slot>> {
+        // An empty set is still probed at the key's place in its (presized,
+        // cold) control bytes: the logged-in pool, empty on many sites, is
+        // asked about every new key.
+        if self.slots.is_empty() {
+            return None;
+        }
         self.slots.find(key.hash, |held| held.key == key.key)
     }
 
@@ -75,7 +81,15 @@ impl Shard {
     /// Evicts until the shard fits `budget`. Expired slots (by `now`, Unix
     /// µs) go first in queue order; a slot used since the hand last passed
     /// gets one more round, at most once per slot per call, so this ends.
-    fn make_room(&mut self, budget: u64, now: i64, authenticated: bool) {
+    /// With `spare`, the first evicted slot nobody else holds is kept there
+    /// instead of freed, for a new session to reuse.
+    fn make_room(
+        &mut self,
+        budget: u64,
+        now: i64,
+        authenticated: bool,
+        mut spare: Option<&mut Option<Arc<Slot>>>,
+    ) {
         let mut chances = self.queue.len();
         while self.bytes > budget {
             let Some(slot) = self.queue.pop_front() else {
@@ -97,6 +111,13 @@ impl Shard {
             // (the save moving it clears the mark if this raced with it).
             if slot.is_authenticated() == authenticated {
                 slot.evicted.store(true, Ordering::Relaxed);
+            }
+            // Out of the set and the queue, a slot with no other holder can
+            // never be reached again: reusable as it is.
+            if let Some(spare) = spare.as_mut() {
+                if spare.is_none() && Arc::strong_count(&slot) == 1 {
+                    **spare = Some(slot);
+                }
             }
         }
     }
@@ -192,15 +213,29 @@ impl Pool {
         self.shard(key.hash).find(key).is_some()
     }
 
-    /// Puts `slot` in the pool unless its key is taken; returns whether it
-    /// did. Makes room by `now` (Unix µs), never evicting `slot` itself
-    /// unless it alone is over the shard's budget.
-    pub(super) fn insert_new(&self, slot: &Arc<Slot>, now: i64) -> bool {
-        let mut shard = self.shard(slot.hash);
-        if shard.find(slot.hashed()).is_some() {
+    /// Puts a new slot for `key`, of `weight`, in the pool unless the key is
+    /// taken; returns whether it did. Makes room by `now` (Unix µs) first,
+    /// and `make` builds the slot, given one the pool just evicted when no
+    /// one else held it: under churn a new session then takes over an old
+    /// one's memory (its slot, key and dict allocations) instead of freeing
+    /// it and allocating the same again. The new slot itself is evicted only
+    /// if it alone is over the shard's budget.
+    pub(super) fn insert_new(
+        &self,
+        key: Hashed<'_>,
+        weight: u32,
+        now: i64,
+        make: impl FnOnce(Option<Arc<Slot>>) -> Arc<Slot>,
+    ) -> bool {
+        let mut shard = self.shard(key.hash);
+        if shard.find(key).is_some() {
             return false;
         }
-        self.put(&mut shard, slot, now);
+        let mut spare = None;
+        let budget = self.shard_budget.saturating_sub(u64::from(weight));
+        shard.make_room(budget, now, self.authenticated, Some(&mut spare));
+        let slot = make(spare);
+        self.put(&mut shard, &slot, now);
         true
     }
 
@@ -221,7 +256,7 @@ impl Pool {
             .slots
             .insert_unique(slot.hash, slot.clone(), |held| held.hash);
         shard.queue.push_back(slot.clone());
-        shard.make_room(self.shard_budget, now, self.authenticated);
+        shard.make_room(self.shard_budget, now, self.authenticated, None);
     }
 
     /// Takes `slot` out of the pool; returns whether the pool held it.
@@ -244,7 +279,7 @@ impl Pool {
         let weight = slot.weight.load(Ordering::Relaxed);
         let charged = slot.charged.swap(weight, Ordering::Relaxed);
         shard.bytes = shard.bytes.saturating_sub(u64::from(charged)) + u64::from(weight);
-        shard.make_room(self.shard_budget, now, self.authenticated);
+        shard.make_room(self.shard_budget, now, self.authenticated, None);
     }
 
     /// The slots whose session expired by `now` (Unix µs), by the copy of

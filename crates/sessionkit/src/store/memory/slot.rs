@@ -17,10 +17,17 @@ pub(super) fn next_version() -> u64 {
     NEXT_VERSION.fetch_add(1, Ordering::Relaxed)
 }
 
+/// The most entries an evicted session's dict may have for a new session
+/// to reuse its allocations.
+const REUSED_DICT_LEN: usize = 16;
+
 /// `at` in Unix microseconds, saturating: how the pool compares expiries
 /// without taking a slot's lock.
 pub(super) fn unix_micros(at: OffsetDateTime) -> i64 {
-    i64::try_from(at.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
+    // In i64: through nanoseconds it is an i128 division on every store call.
+    at.unix_timestamp()
+        .saturating_mul(1_000_000)
+        .saturating_add(i64::from(at.microsecond()))
 }
 
 /// One session's place in a pool.
@@ -105,6 +112,42 @@ impl Slot {
             evicted: AtomicBool::new(false),
             referenced: AtomicBool::new(false),
         }
+    }
+
+    /// Makes this evicted slot, which nothing else holds, a new session's:
+    /// [`Slot::new`] reusing the slot's, key's and (for a small dict) the
+    /// dict's allocations.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn renew(
+        &mut self,
+        key: &str,
+        hash: u64,
+        data: &SessionMap,
+        expires_at: OffsetDateTime,
+        weight: u32,
+        authenticated: bool,
+        version: u64,
+    ) {
+        self.key.clear();
+        self.key.push_str(key);
+        self.hash = hash;
+        let entry = self.entry.get_mut().unwrap_or_else(|e| e.into_inner());
+        // A large dict's spare capacity would be memory the budget does not
+        // see: only a small one's is kept.
+        if entry.data.len() <= REUSED_DICT_LEN {
+            entry.data.clone_from(data);
+        } else {
+            entry.data = data.clone();
+        }
+        entry.expires_at = expires_at;
+        entry.version = version;
+        entry.removed = false;
+        *self.expires_at.get_mut() = unix_micros(expires_at);
+        *self.weight.get_mut() = weight;
+        *self.charged.get_mut() = weight;
+        *self.authenticated.get_mut() = authenticated;
+        *self.evicted.get_mut() = false;
+        *self.referenced.get_mut() = false;
     }
 
     /// The key with its hash, for the pools.
