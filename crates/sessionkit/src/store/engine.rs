@@ -115,6 +115,7 @@ pub(crate) struct SigningKeys {
 
 impl SigningKeys {
     /// Keys given now; a later `attach` keeps them.
+    #[cfg(any(feature = "redis", feature = "memcached"))]
     pub(crate) fn given(codec: Codec) -> Self {
         let keys = Self::default();
         keys.set(codec);
