@@ -4,7 +4,10 @@
 //! share of a loopback request is several µs — this shows: the µs each layer
 //! adds over the bare handler. Used to tune the hot path; `micro n variant`
 //! runs one variant only (for `perf record`). `micro-new` times new clients
-//! instead: no cookie, so every request creates a session.
+//! instead: no cookie, so every request creates a session. The actix-web
+//! pair (bare actix-web, sessionkit's actix middleware on signed cookies,
+//! actix-session's cookie store) runs the same way through actix's test
+//! service.
 
 use std::time::Instant;
 
@@ -46,7 +49,7 @@ pub fn micro(n: usize, only: Option<&str>, new_clients: bool) -> Result<(), BoxE
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(async {
+    let mut out = rt.block_on(async {
         let mut out = serde_json::Map::new();
         for name in MICRO.iter().filter(|m| only.is_none_or(|o| o == **m)) {
             let v = variants::find(name).ok_or("unknown variant")?;
@@ -72,7 +75,13 @@ pub fn micro(n: usize, only: Option<&str>, new_clients: bool) -> Result<(), BoxE
             out.insert((*name).to_owned(), json!(best * 1e6));
             eprintln!("{name:28} {:.2} µs per request", best * 1e6);
         }
-        println!("{}", serde_json::Value::Object(out));
-        Ok(())
-    })
+        Ok::<_, BoxError>(out)
+    })?;
+    // The actix-web pair, on its own runtime (actix's test service is !Send).
+    for (name, us) in serve::actix_micro(n, only, new_clients)? {
+        out.insert(name.to_owned(), json!(us));
+        eprintln!("{name:28} {us:.2} µs per request");
+    }
+    println!("{}", serde_json::Value::Object(out));
+    Ok(())
 }

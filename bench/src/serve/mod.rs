@@ -35,6 +35,15 @@ pub async fn tower_app(store: crate::variants::Store, url: &str) -> Result<axum:
     tower::app(store, url).await
 }
 
+/// The actix-web apps, for the in-process micro bench.
+pub fn actix_micro(
+    n: usize,
+    only: Option<&str>,
+    new_clients: bool,
+) -> Result<Vec<(&'static str, f64)>, BoxError> {
+    actix::micro(n, only, new_clients)
+}
+
 /// Serves `variant` on 127.0.0.1:`port` until SIGTERM. `url` is the store's
 /// URL, or the scratch directory for file-based stores.
 pub fn serve(variant: Variant, port: u16, url: &str) -> Result<(), BoxError> {
