@@ -23,9 +23,27 @@ pub mod cached_db;
 pub mod conformance;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub mod db;
+#[cfg(any(
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "mysql",
+    feature = "file",
+    feature = "redis",
+    feature = "memcached"
+))]
 pub(crate) mod engine;
 #[cfg(feature = "file")]
 pub mod file;
+#[cfg(any(
+    feature = "sqlite",
+    feature = "postgres",
+    feature = "mysql",
+    feature = "file",
+    feature = "redis",
+    feature = "memcached",
+    feature = "memory"
+))]
+mod fresh_key;
 mod immediate;
 #[cfg(feature = "memcached")]
 pub mod memcached;

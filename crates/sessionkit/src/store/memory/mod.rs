@@ -58,7 +58,8 @@ use crate::auth::SESSION_KEY;
 use crate::error::StoreError;
 use crate::key;
 use crate::store::{
-    engine, ImmediateStore, Loaded, Record, SaveOutcome, Saved, SessionMap, SessionStore, Version,
+    fresh_key, ImmediateStore, Loaded, Record, SaveOutcome, Saved, SessionMap, SessionStore,
+    Version,
 };
 
 /// The bytes [`MemoryStore::new`] may hold, split evenly between anonymous
@@ -386,7 +387,7 @@ impl ImmediateStore for MemoryStore {
 
     fn create_now(&self, record: &Record, now: OffsetDateTime) -> Result<Saved, StoreError> {
         let weight = weigh(&record.data);
-        engine::with_fresh_key_now(|key| self.insert_new(key, record, weight, now))
+        fresh_key::with_fresh_key_now(|key| self.insert_new(key, record, weight, now))
     }
 
     fn save_now(
