@@ -4,7 +4,8 @@
 //! giant transaction that would hold the write lock). Engines whose server
 //! expires entries itself (cache, signed_cookies) delete nothing and print
 //! 0, as Django's command does for them; cached_db clears its database, as
-//! Django's does.
+//! Django's does. A per-user session index loses its expired entries in the
+//! same run (the count on stderr; stdout keeps the sessions' count alone).
 
 use sessionkit::config::Engine;
 use sessionkit::store::db::DbOptions;
@@ -15,6 +16,7 @@ use crate::error::CliError;
 use crate::opt::{ClearArgs, SecretArgs};
 use crate::output;
 use crate::progress::{self, Progress};
+use crate::sessions;
 use crate::settings;
 use crate::sqlite::{self, Access};
 
@@ -38,6 +40,16 @@ pub(crate) async fn run(args: ClearArgs) -> Result<(), CliError> {
         // Each file's expiry is inside its signed data: the real key is needed.
         Engine::File => clear_files(&target, &args.secrets, now).await?,
     };
+    // The sessions' count alone goes to stdout, as before: scripts read it.
+    if let Some(index) = sessions::index_to_clear(&args.index, &target).await? {
+        let removed = index
+            .clear_expired(now)
+            .await
+            .map_err(|e| CliError::with("cannot clear the session index", e))?;
+        output::note(&format!(
+            "removed {removed} expired entries from the session index"
+        ));
+    }
     output::line(&deleted.to_string())
 }
 

@@ -187,6 +187,10 @@ pub struct ClearArgs {
     /// Where the sessions are.
     #[command(flatten)]
     pub store: StoreArgs,
+    /// The per-user session index whose expired entries go too: the one
+    /// named, else the one in the session database if it has one.
+    #[command(flatten)]
+    pub index: IndexArgs,
     /// Secrets (the file engine reads each session's expiry from its signed data).
     #[command(flatten)]
     pub secrets: SecretArgs,

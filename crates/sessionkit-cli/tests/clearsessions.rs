@@ -70,6 +70,16 @@ fn deletes_only_expired_rows() {
         .success()
         .stdout("0\n");
     assert_eq!(block_on(async { count(&pool(&path).await).await }), 5);
+    // A database without a session index is not given one.
+    let tables: i64 = block_on(async {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'sessionkit_user_session'",
+        )
+        .fetch_one(&pool(&path).await)
+        .await
+        .expect("schema")
+    });
+    assert_eq!(tables, 0);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! `migrate` and `clearsessions` on PostgreSQL and MySQL (when the tool is
 //! built with them): the table made by the library's own DDL, and expired
-//! rows deleted without any secret, since deleting by date signs nothing.
+//! rows deleted without any secret, since deleting by date signs nothing;
+//! the session index's expired entries deleted with them.
 //!
 //! A server that is not there skips the test with a printed reason, unless
 //! `SESSIONKIT_REQUIRE_SERVICES=1`, where it fails.
@@ -12,8 +13,9 @@ use std::time::Duration as StdDuration;
 
 use common::{block_on, sessionkit};
 use predicates::str::contains;
-use sessionkit::store::db::DbOptions;
+use sessionkit::store::db::{DbOptions, DbPool};
 use sessionkit::store::{Record, SessionMap, SessionStore};
+use sessionkit::user_sessions::{IndexEntry, SessionIndex, SqlIndex};
 use sessionkit::SessionConfig;
 use time::{Duration, OffsetDateTime};
 
@@ -84,6 +86,67 @@ fn migrate_then_clear(url: &str, table: &str) {
         .stdout("0\n");
 }
 
+/// `clearsessions` clears the index in the session database (its table
+/// named with `--index-table`): the expired entry goes, the live one stays.
+/// An index table that is not there is not created. Returns the index
+/// table's name, for the caller to drop.
+fn clear_with_index(url: &str, table: &str, pool: impl Fn() -> DbPool) -> String {
+    let index = fresh_table();
+    let entries = |pool: DbPool, index: String| async move {
+        let made = SqlIndex::with_table(pool, &index).await.expect("index");
+        let now = OffsetDateTime::now_utc();
+        for (id, expires_at) in [(1, now - Duration::days(1)), (2, now + Duration::days(1))] {
+            made.put(&IndexEntry {
+                user_id: "7".into(),
+                id: format!("{id:032x}"),
+                session_key: None,
+                created: now - Duration::days(2),
+                last_seen: now - Duration::days(2),
+                expires_at,
+                user_agent: None,
+                ip: None,
+            })
+            .await
+            .expect("put");
+        }
+    };
+    // The pools are made inside the runtime: sqlx spawns on it.
+    block_on(async { entries(pool(), index.clone()).await });
+    let args = [
+        "clearsessions",
+        "--db",
+        url,
+        "--table",
+        table,
+        "--index-table",
+    ];
+    sessionkit()
+        .args(args)
+        .arg(&index)
+        .assert()
+        .success()
+        .stdout("0\n")
+        .stderr(contains("removed 1 expired entries from the session index"));
+    let missing = fresh_table();
+    sessionkit()
+        .args(args)
+        .arg(&missing)
+        .assert()
+        .success()
+        .stderr("");
+    block_on(async {
+        assert!(SqlIndex::existing(pool(), &index)
+            .await
+            .expect("schema")
+            .is_some());
+        assert!(SqlIndex::existing(pool(), &missing)
+            .await
+            .expect("schema")
+            .is_none());
+    });
+    index
+}
+
 /// A table name no other test run uses.
 fn fresh_table() -> String {
     format!("sk_cli_{}", &sessionkit::key::generate_key()[..12])
@@ -99,9 +162,11 @@ fn postgres_migrate_and_clearsessions_need_no_secret() {
     }
     let table = fresh_table();
     migrate_then_clear(&url, &table);
+    let pg = || -> DbPool { sqlx::PgPool::connect_lazy(&url).expect("pool").into() };
+    let index = clear_with_index(&url, &table, pg);
     block_on(async {
         let pool = sqlx::PgPool::connect(&url).await.expect("connect");
-        sqlx::query(&format!("DROP TABLE \"{table}\""))
+        sqlx::query(&format!("DROP TABLE \"{table}\", {index}"))
             .execute(&pool)
             .await
             .expect("drop the test table");
@@ -118,9 +183,11 @@ fn mysql_migrate_and_clearsessions_need_no_secret() {
     }
     let table = fresh_table();
     migrate_then_clear(&url, &table);
+    let my = || -> DbPool { sqlx::MySqlPool::connect_lazy(&url).expect("pool").into() };
+    let index = clear_with_index(&url, &table, my);
     block_on(async {
         let pool = sqlx::MySqlPool::connect(&url).await.expect("connect");
-        sqlx::query(&format!("DROP TABLE `{table}`"))
+        sqlx::query(&format!("DROP TABLE `{table}`, {index}"))
             .execute(&pool)
             .await
             .expect("drop the test table");

@@ -83,6 +83,65 @@ fn list(path: &Path, user: &str) -> serde_json::Value {
     stdout_json(&output)
 }
 
+/// Rows in the index table.
+async fn index_rows(path: &Path) -> i64 {
+    let pool = sqlx::SqlitePool::connect(&sqlite_url(path))
+        .await
+        .expect("connect");
+    sqlx::query_scalar("SELECT count(*) FROM sessionkit_user_session")
+        .fetch_one(&pool)
+        .await
+        .expect("count")
+}
+
+/// An index entry of user 7 that expired a day ago, as a session the app
+/// stopped seeing leaves it.
+async fn expired_entry(path: &Path) {
+    let pool = sqlx::SqlitePool::connect(&sqlite_url(path))
+        .await
+        .expect("connect");
+    let index = SqlIndex::new(pool).await.expect("index");
+    let then = OffsetDateTime::now_utc() - Duration::days(15);
+    index
+        .put(&IndexEntry {
+            user_id: "7".into(),
+            id: format!("{:032x}", 99),
+            session_key: Some("gone".repeat(8)),
+            created: then,
+            last_seen: then,
+            expires_at: then + Duration::days(14),
+            user_agent: None,
+            ip: None,
+        })
+        .await
+        .expect("put");
+}
+
+/// `clearsessions` takes the index's expired entries with the expired
+/// sessions: the live ones stay, the count goes to stderr and stdout keeps
+/// the sessions' count alone.
+#[test]
+fn clearsessions_clears_the_index_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db.sqlite3");
+    block_on(seed(&path));
+    block_on(expired_entry(&path));
+    assert_eq!(block_on(index_rows(&path)), 4);
+    let output = sessionkit()
+        .args(["clearsessions", "--db", &sqlite_url(&path)])
+        .output()
+        .expect("run");
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "0\n");
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("removed 1 expired entries from the session index"),
+        "{output:?}"
+    );
+    assert_eq!(block_on(index_rows(&path)), 3);
+    assert_eq!(list(&path, "7").as_array().map(Vec::len), Some(2));
+}
+
 #[test]
 fn lists_and_revokes_a_users_sessions() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -99,18 +99,68 @@ impl SqlIndex {
     /// [`StoreError::Config`] for a bad name; the database's error when the
     /// table cannot be created.
     pub async fn with_table(pool: impl Into<DbPool>, table: &str) -> Result<Self, StoreError> {
+        let index = Self::on(pool.into(), table)?;
+        index.create_table(table).await?;
+        Ok(index)
+    }
+
+    /// The index on `pool` in `table` if that table exists; `None`, with
+    /// nothing created, if it does not. For tools that act on an index only
+    /// where an app made one (`sessionkit clearsessions`).
+    ///
+    /// # Errors
+    /// [`StoreError::Config`] for a bad name; the database's error when the
+    /// schema cannot be read.
+    pub async fn existing(
+        pool: impl Into<DbPool>,
+        table: &str,
+    ) -> Result<Option<Self>, StoreError> {
+        let index = Self::on(pool.into(), table)?;
+        Ok(index.table_exists(table).await?.then_some(index))
+    }
+
+    fn on(pool: DbPool, table: &str) -> Result<Self, StoreError> {
         if !valid_table(table) {
             return Err(StoreError::Config(format!(
                 "session index table name {table:?} must match [A-Za-z_][A-Za-z0-9_]{{0,62}}"
             )));
         }
-        let pool = pool.into();
-        let index = Self {
+        Ok(Self {
             sql: statements(&pool, table),
             pool,
+        })
+    }
+
+    /// Whether `table` exists where the index's unquoted statements find it.
+    async fn table_exists(&self, table: &str) -> Result<bool, StoreError> {
+        let found = match &self.pool {
+            #[cfg(feature = "sqlite")]
+            DbPool::Sqlite(p) => sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
+            )
+            .bind(table)
+            .fetch_one(p)
+            .await
+            .map(|n| n > 0),
+            // The name unquoted, as the statements write it (folded to lower case).
+            #[cfg(feature = "postgres")]
+            DbPool::Postgres(p) => {
+                sqlx::query_scalar::<_, bool>("SELECT to_regclass($1) IS NOT NULL")
+                    .bind(table)
+                    .fetch_one(p)
+                    .await
+            }
+            #[cfg(feature = "mysql")]
+            DbPool::MySql(p) => sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM information_schema.tables \
+                 WHERE table_schema = DATABASE() AND table_name = ?",
+            )
+            .bind(table)
+            .fetch_one(p)
+            .await
+            .map(|n| n > 0),
         };
-        index.create_table(table).await?;
-        Ok(index)
+        found.map_err(from_sqlx)
     }
 
     async fn create_table(&self, table: &str) -> Result<(), StoreError> {
