@@ -1,7 +1,7 @@
 //! Rules every engine that stores Django's signed format shares, kept in one
-//! place so a Django rule changes in one edit: the corrupt record that loads
-//! as an empty session, and the signing keys a store takes from the layer it
-//! serves.
+//! place so a Django rule changes in one edit: the create-with-a-fresh-key
+//! loop, the corrupt record that loads as an empty session, and the signing
+//! keys a store takes from the layer it serves.
 
 use std::sync::OnceLock;
 
@@ -12,7 +12,27 @@ use crate::error::StoreError;
 use crate::key;
 use crate::signing::Codec;
 
-use super::SessionMap;
+use super::{fresh_key, SessionMap};
+
+/// Django's `create`: draws fresh keys until `try_key` finds one free.
+/// `try_key` answers `Ok(Some(value))` once written, `Ok(None)` when the key
+/// was taken (the loop draws another), or an error, returned as it is.
+pub(crate) async fn with_fresh_key<T, F, Fut>(mut try_key: F) -> Result<T, StoreError>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, StoreError>>,
+{
+    for _ in 0..fresh_key::CREATE_ATTEMPTS {
+        let key = key::generate_key();
+        // A copy, not the log tag: the tag is a SHA-256 that only a
+        // collision (which never happens) logs, and creates are hot.
+        match try_key(key.clone()).await? {
+            Some(written) => return Ok(written),
+            None => fresh_key::collided(&key),
+        }
+    }
+    Err(fresh_key::no_free_key())
+}
 
 /// Django's `decode`: a stored value whose signature, key, JSON or text is
 /// bad loads as an empty dict, with a warning ("Session data corrupted"). The

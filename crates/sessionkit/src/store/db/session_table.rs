@@ -8,8 +8,7 @@ use time::OffsetDateTime;
 
 use crate::error::StoreError;
 use crate::key;
-use crate::store::engine::decode_or_empty;
-use crate::store::fresh_key::with_fresh_key;
+use crate::store::engine::{decode_or_empty, with_fresh_key};
 use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionStore, Version};
 
 use super::backend::DbBackend;

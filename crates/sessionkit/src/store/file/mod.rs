@@ -128,7 +128,7 @@ use crate::config::SessionConfig;
 use crate::error::StoreError;
 use crate::key;
 use crate::signing::Codec;
-use crate::store::fresh_key;
+use crate::store::engine;
 use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionStore, Version};
 
 mod dirs;
@@ -344,7 +344,7 @@ impl SessionStore for FileStore {
 
     async fn create(&self, record: &Record, now: OffsetDateTime) -> Result<Saved, StoreError> {
         let (content, mtime) = self.encode(record, now)?;
-        fresh_key::with_fresh_key(|key| {
+        engine::with_fresh_key(|key| {
             let content = content.clone();
             self.blocking(move |disk, _| disk.create(key, content, mtime))
         })

@@ -12,7 +12,7 @@ use super::{MemcachedStore, ENGINE, UNIQUE_CHASES};
 use crate::config::SessionConfig;
 use crate::error::StoreError;
 use crate::key;
-use crate::store::{engine, fresh_key};
+use crate::store::engine;
 use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionMap, SessionStore, Version};
 
 impl MemcachedStore {
@@ -149,7 +149,7 @@ impl SessionStore for MemcachedStore {
             });
         };
         let (bytes, signed) = (&bytes, signed.as_bytes());
-        fresh_key::with_fresh_key(|key| async move {
+        engine::with_fresh_key(|key| async move {
             let reply = self
                 .server
                 .set(&self.full_key(&key), bytes, exptime, Mode::Add)

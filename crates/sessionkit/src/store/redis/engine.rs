@@ -11,7 +11,7 @@ use super::{expiry, nonce, script, RedisStore, DATA_FIELD, ENGINE, EXPIRY_FIELD}
 use crate::config::SessionConfig;
 use crate::error::StoreError;
 use crate::key;
-use crate::store::{engine, fresh_key};
+use crate::store::engine;
 use crate::store::{Loaded, Record, SaveOutcome, Saved, SessionStore, Version};
 
 #[async_trait]
@@ -82,7 +82,7 @@ impl SessionStore for RedisStore {
         let expires = expiry::to_micros(record.expires_at).to_string();
         let ttl = ttl.to_string();
         let args = [data.as_bytes(), expires.as_bytes(), ttl.as_bytes()];
-        let cookie_value = fresh_key::with_fresh_key(|key| async move {
+        let cookie_value = engine::with_fresh_key(|key| async move {
             let nonce = nonce();
             let written = script::CREATE
                 .run(
