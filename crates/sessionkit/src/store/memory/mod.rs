@@ -52,7 +52,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use self::pool::{Hashed, Hasher64, Pool};
-use self::slot::{next_version, unix_micros, Slot};
+use self::slot::{next_version, unix_micros, NewSession, Slot};
 use self::weight::weigh;
 use crate::auth::SESSION_KEY;
 use crate::error::StoreError;
@@ -206,30 +206,22 @@ impl MemoryStore {
             return Err(key);
         }
         let version = next_version();
+        let new = NewSession {
+            key: hashed,
+            data: &record.data,
+            expires_at: record.expires_at,
+            weight,
+            authenticated,
+            version,
+        };
         let make = |spare: Option<Arc<Slot>>| {
             if let Some(mut spare) = spare {
                 if let Some(slot) = Arc::get_mut(&mut spare) {
-                    slot.renew(
-                        &key,
-                        hashed.hash,
-                        &record.data,
-                        record.expires_at,
-                        weight,
-                        authenticated,
-                        version,
-                    );
+                    slot.renew(&new);
                     return spare;
                 }
             }
-            Arc::new(Slot::new(
-                key.clone(),
-                hashed.hash,
-                record.data.clone(),
-                record.expires_at,
-                weight,
-                authenticated,
-                version,
-            ))
+            Arc::new(Slot::new(&new))
         };
         // Insert-if-absent under the shard's lock: never check-then-insert.
         if !self

@@ -86,66 +86,58 @@ impl Entry {
     }
 }
 
+/// What a new session's slot starts with.
+pub(super) struct NewSession<'a> {
+    pub(super) key: Hashed<'a>,
+    pub(super) data: &'a SessionMap,
+    pub(super) expires_at: OffsetDateTime,
+    pub(super) weight: u32,
+    pub(super) authenticated: bool,
+    pub(super) version: u64,
+}
+
 impl Slot {
-    pub(super) fn new(
-        key: String,
-        hash: u64,
-        data: SessionMap,
-        expires_at: OffsetDateTime,
-        weight: u32,
-        authenticated: bool,
-        version: u64,
-    ) -> Self {
+    pub(super) fn new(new: &NewSession<'_>) -> Self {
         Self {
-            key,
-            hash,
+            key: new.key.key.to_owned(),
+            hash: new.key.hash,
             entry: Mutex::new(Entry {
-                data,
-                expires_at,
-                version,
+                data: new.data.clone(),
+                expires_at: new.expires_at,
+                version: new.version,
                 removed: false,
             }),
-            expires_at: AtomicI64::new(unix_micros(expires_at)),
-            weight: AtomicU32::new(weight),
-            charged: AtomicU32::new(weight),
-            authenticated: AtomicBool::new(authenticated),
+            expires_at: AtomicI64::new(unix_micros(new.expires_at)),
+            weight: AtomicU32::new(new.weight),
+            charged: AtomicU32::new(new.weight),
+            authenticated: AtomicBool::new(new.authenticated),
             evicted: AtomicBool::new(false),
             referenced: AtomicBool::new(false),
         }
     }
 
-    /// Makes this evicted slot, which nothing else holds, a new session's:
+    /// Makes this evicted slot, which nothing else holds, `new`'s:
     /// [`Slot::new`] reusing the slot's, key's and (for a small dict) the
     /// dict's allocations.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn renew(
-        &mut self,
-        key: &str,
-        hash: u64,
-        data: &SessionMap,
-        expires_at: OffsetDateTime,
-        weight: u32,
-        authenticated: bool,
-        version: u64,
-    ) {
+    pub(super) fn renew(&mut self, new: &NewSession<'_>) {
         self.key.clear();
-        self.key.push_str(key);
-        self.hash = hash;
+        self.key.push_str(new.key.key);
+        self.hash = new.key.hash;
         let entry = self.entry.get_mut().unwrap_or_else(|e| e.into_inner());
         // A large dict's spare capacity would be memory the budget does not
         // see: only a small one's is kept.
         if entry.data.len() <= REUSED_DICT_LEN {
-            entry.data.clone_from(data);
+            entry.data.clone_from(new.data);
         } else {
-            entry.data = data.clone();
+            entry.data = new.data.clone();
         }
-        entry.expires_at = expires_at;
-        entry.version = version;
+        entry.expires_at = new.expires_at;
+        entry.version = new.version;
         entry.removed = false;
-        *self.expires_at.get_mut() = unix_micros(expires_at);
-        *self.weight.get_mut() = weight;
-        *self.charged.get_mut() = weight;
-        *self.authenticated.get_mut() = authenticated;
+        *self.expires_at.get_mut() = unix_micros(new.expires_at);
+        *self.weight.get_mut() = new.weight;
+        *self.charged.get_mut() = new.weight;
+        *self.authenticated.get_mut() = new.authenticated;
         *self.evicted.get_mut() = false;
         *self.referenced.get_mut() = false;
     }
