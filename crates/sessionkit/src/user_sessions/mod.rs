@@ -83,8 +83,9 @@
 //! re-hash in [`auth::get_user`](crate::auth::get_user)) moves the entry to
 //! the new key; a logout removes it. Expired entries are left out of lists
 //! and removed by [`UserSessions::clear_expired`] or `sessionkit
-//! clearsessions` (Redis expires them itself). Sessions logged in before the index was configured, or by
-//! Django, are listed from their next login through sessionkit.
+//! clearsessions` (Redis expires them itself). Sessions logged in before the
+//! index was configured, or by Django, are listed from their next login
+//! through sessionkit.
 //!
 //! The client IP comes from a proxy header you trust
 //! ([`UserSessions::client_ip_header`]), else the peer address (actix-web)

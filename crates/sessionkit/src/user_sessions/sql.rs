@@ -133,15 +133,12 @@ impl SqlIndex {
 
     /// Whether `table` exists where the index's unquoted statements find it.
     async fn table_exists(&self, table: &str) -> Result<bool, StoreError> {
-        let found = match &self.pool {
+        match &self.pool {
+            // The session table's lookup: SQLite names ignore case, quoted or not.
             #[cfg(feature = "sqlite")]
-            DbPool::Sqlite(p) => sqlx::query_scalar::<_, i64>(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
-            )
-            .bind(table)
-            .fetch_one(p)
-            .await
-            .map(|n| n > 0),
+            DbPool::Sqlite(p) => {
+                crate::store::db::tool_support::sqlite_table_exists(p, table).await
+            }
             // The name unquoted, as the statements write it (folded to lower case).
             #[cfg(feature = "postgres")]
             DbPool::Postgres(p) => {
@@ -149,6 +146,7 @@ impl SqlIndex {
                     .bind(table)
                     .fetch_one(p)
                     .await
+                    .map_err(from_sqlx)
             }
             #[cfg(feature = "mysql")]
             DbPool::MySql(p) => sqlx::query_scalar::<_, i64>(
@@ -158,9 +156,9 @@ impl SqlIndex {
             .bind(table)
             .fetch_one(p)
             .await
-            .map(|n| n > 0),
-        };
-        found.map_err(from_sqlx)
+            .map(|n| n > 0)
+            .map_err(from_sqlx),
+        }
     }
 
     async fn create_table(&self, table: &str) -> Result<(), StoreError> {
